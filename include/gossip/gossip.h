@@ -1,0 +1,229 @@
+/*
+ * gossip.h -- the one public header of libgossip.
+ *
+ * libgossip is a sans-I/O engine: it never reads a clock, opens a socket,
+ * draws global randomness or prints.  Time comes in as `now_ms`, datagrams
+ * go out through `gossip_callbacks.send`, randomness is a per-node PRNG
+ * seeded from `gossip_config.seed`.  The same code therefore runs inside the
+ * agent (libuv), the simulator (a virtual clock) and the tests.
+ *
+ * Error convention: functions return 0 (GOSSIP_OK) or a negative
+ * GOSSIP_ERR_* code; gossip_strerror() names it.
+ */
+#ifndef GOSSIP_GOSSIP_H
+#define GOSSIP_GOSSIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GOSSIP_VERSION_STRING "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum gossip_error {
+    GOSSIP_OK = 0,
+    GOSSIP_ERR_NOMEM = -1,      /* the allocator said no */
+    GOSSIP_ERR_INVALID = -2,    /* bad argument or configuration */
+    GOSSIP_ERR_TRUNCATED = -3,  /* input ends inside a field */
+    GOSSIP_ERR_BAD_MAGIC = -4,  /* not a gossip datagram */
+    GOSSIP_ERR_BAD_VERSION = -5,/* protocol version we do not speak */
+    GOSSIP_ERR_BAD_TYPE = -6,   /* unknown message type or wrong field type */
+    GOSSIP_ERR_OVERSIZE = -7,   /* a field or the datagram exceeds a limit */
+    GOSSIP_ERR_MALFORMED = -8,  /* structurally invalid MessagePack */
+    GOSSIP_ERR_TOO_MANY = -9,   /* a count exceeds a configured bound */
+    GOSSIP_ERR_NOT_FOUND = -10, /* no such member or key */
+    GOSSIP_ERR_FULL = -11,      /* a bounded table is full */
+    GOSSIP_ERR_NO_SPACE = -12,  /* output buffer too small */
+};
+
+/* A static, human-readable name for an error code ("unknown error" for
+ * anything not listed). */
+const char *gossip_strerror(int err);
+
+/* ---- limits (compile-time ceilings; runtime bounds live in the config) -- */
+
+#define GOSSIP_MAX_NAME 64        /* bytes in a member name, without NUL */
+#define GOSSIP_MAX_ADDR 64        /* bytes in an address string, without NUL */
+#define GOSSIP_MAX_KEY 64         /* bytes in an application-state key */
+#define GOSSIP_MIN_MTU 512        /* smallest datagram budget we accept */
+#define GOSSIP_MAX_MTU 65000      /* largest datagram budget we accept */
+
+/* Well-known application-state keys.  They travel as small integers on the
+ * wire; any other key travels as a string. */
+#define GOSSIP_KEY_STATUS "status"
+#define GOSSIP_KEY_LOAD "load"
+#define GOSSIP_KEY_SCHEMA "schema"
+#define GOSSIP_KEY_ADDRESS "address"
+#define GOSSIP_KEY_TAGS "tags"
+#define GOSSIP_KEY_TOKENS "tokens"
+
+/* ---- configuration ----------------------------------------------------- */
+
+enum gossip_mode {
+    GOSSIP_MODE_PUSH = 0,     /* send deltas of recent changes, no reply */
+    GOSSIP_MODE_PULL = 1,     /* send digests, the peer answers with deltas */
+    GOSSIP_MODE_PUSHPULL = 2, /* SYN / ACK / ACK2 three-way handshake */
+};
+
+typedef struct gossip_allocator {
+    void *(*malloc)(void *ud, size_t size);
+    void *(*realloc)(void *ud, void *ptr, size_t size);
+    void (*free)(void *ud, void *ptr);
+    void *ud;
+} gossip_allocator;
+
+#define GOSSIP_CONFIG_VERSION 1
+
+typedef struct gossip_config {
+    uint32_t struct_version;     /* GOSSIP_CONFIG_VERSION */
+    const char *name;            /* unique member name (1..GOSSIP_MAX_NAME bytes) */
+    const char *addr;            /* advertised address; opaque to the engine */
+    uint64_t generation;         /* bumped on every restart (e.g. epoch seconds) */
+    uint64_t seed;               /* seeds the node's PRNG; same seed, same run */
+    enum gossip_mode mode;       /* default GOSSIP_MODE_PUSHPULL */
+    uint32_t fanout;             /* peers per period; default 1 */
+    uint32_t gossip_interval_ms; /* period T; default 1000 */
+    uint32_t mtu;                /* datagram budget in bytes; default 1400 */
+    uint32_t max_members;        /* endpoint table bound; default 100000 */
+    uint32_t max_keys;           /* app-state keys per endpoint; default 64 */
+    uint32_t max_value_size;     /* bytes per app-state value; default 512 */
+    uint32_t max_seeds;          /* seed addresses kept; default 16 */
+    int heartbeat_bump;          /* Cassandra-style: bump heartbeat every period */
+    const gossip_allocator *allocator; /* NULL: libc */
+} gossip_config;
+
+/* Fills `cfg` with the defaults above (name and addr NULL). */
+void gossip_config_init(gossip_config *cfg);
+
+/* ---- callbacks --------------------------------------------------------- */
+
+enum gossip_change_kind {
+    GOSSIP_CHANGE_JOIN = 1,       /* a member we did not know */
+    GOSSIP_CHANGE_RESTART = 2,    /* a known member with a higher generation */
+    GOSSIP_CHANGE_STATE = 3,      /* an application-state key got a newer value */
+};
+
+typedef struct gossip_change {
+    enum gossip_change_kind kind;
+    const char *name;             /* the member the change is about */
+    uint64_t generation;
+    const char *key;              /* GOSSIP_CHANGE_STATE only */
+    const uint8_t *value;         /* GOSSIP_CHANGE_STATE only; NULL if deleted */
+    size_t value_len;
+    uint64_t version;             /* version of the key (or max version) */
+} gossip_change;
+
+enum gossip_log_level {
+    GOSSIP_LOG_DEBUG = 0,
+    GOSSIP_LOG_INFO = 1,
+    GOSSIP_LOG_WARN = 2,
+    GOSSIP_LOG_ERROR = 3,
+};
+
+#define GOSSIP_CALLBACKS_VERSION 1
+
+typedef struct gossip_callbacks {
+    uint32_t struct_version;      /* GOSSIP_CALLBACKS_VERSION */
+    /* Send one datagram of `len` <= mtu bytes to `addr`.  Must not call back
+     * into the node.  Required. */
+    void (*send)(void *ud, const char *addr, const uint8_t *buf, size_t len);
+    /* Endpoint state changed (optional). */
+    void (*on_change)(void *ud, const gossip_change *change);
+    /* Diagnostics (optional); `msg` is a logfmt fragment. */
+    void (*log)(void *ud, enum gossip_log_level level, const char *msg);
+} gossip_callbacks;
+
+/* ---- the node ---------------------------------------------------------- */
+
+typedef struct gossip_node gossip_node;
+
+int gossip_node_new(gossip_node **out, const gossip_config *cfg,
+                    const gossip_callbacks *cb, void *ud);
+void gossip_node_free(gossip_node *node);
+
+/* Adds a seed address to contact while this node knows no other member. */
+int gossip_node_add_seed(gossip_node *node, const char *addr);
+
+/* Runs whatever periodic work is due at `now_ms` (gossip rounds).  Call it
+ * at gossip_node_next_deadline() or later; calling early is harmless. */
+int gossip_node_tick(gossip_node *node, uint64_t now_ms);
+uint64_t gossip_node_next_deadline(const gossip_node *node);
+
+/* Feeds one received datagram.  Returns a negative error for input that was
+ * rejected; a rejected datagram changes nothing but the error counters. */
+int gossip_node_recv(gossip_node *node, const char *from_addr,
+                     const uint8_t *buf, size_t len, uint64_t now_ms);
+
+/* This node's application state.  A set or delete gets a fresh version and
+ * is gossiped to everyone. */
+int gossip_node_set_state(gossip_node *node, const char *key,
+                          const uint8_t *value, size_t len);
+int gossip_node_del_state(gossip_node *node, const char *key);
+
+/* Reads `key` of member `name` (NULL: self).  On success *value points into
+ * the node's table and stays valid until the next call into the node. */
+int gossip_node_get_state(const gossip_node *node, const char *name,
+                          const char *key, const uint8_t **value,
+                          size_t *len, uint64_t *version);
+
+/* ---- introspection ----------------------------------------------------- */
+
+typedef struct gossip_member_info {
+    const char *name;
+    const char *addr;
+    uint64_t generation;
+    uint64_t heartbeat;           /* heartbeat version */
+    uint64_t max_version;
+    uint32_t key_count;           /* live (non-deleted) app-state keys */
+    int is_self;
+} gossip_member_info;
+
+size_t gossip_node_member_count(const gossip_node *node);
+/* Member by index 0..count-1 (order is stable between changes only). */
+int gossip_node_member_at(const gossip_node *node, size_t index,
+                          gossip_member_info *out);
+int gossip_node_member_find(const gossip_node *node, const char *name,
+                            gossip_member_info *out);
+
+/* Iterates the app-state keys of member `name`; `fn` returns nonzero to stop. */
+int gossip_node_foreach_key(const gossip_node *node, const char *name,
+                            int (*fn)(void *ctx, const char *key,
+                                      const uint8_t *value, size_t len,
+                                      uint64_t version, int deleted),
+                            void *ctx);
+
+/* Order-independent hash of the whole endpoint table: equal hashes mean the
+ * same (name, generation, max_version) for every member. */
+uint64_t gossip_node_table_hash(const gossip_node *node);
+
+enum gossip_msg_type {
+    GOSSIP_MSG_SYN = 1,
+    GOSSIP_MSG_ACK = 2,
+    GOSSIP_MSG_ACK2 = 3,
+    GOSSIP_MSG_PUSH = 4,
+    GOSSIP_MSG_TYPE_COUNT = 5,
+};
+
+typedef struct gossip_stats {
+    uint64_t packets_sent[GOSSIP_MSG_TYPE_COUNT];
+    uint64_t bytes_sent[GOSSIP_MSG_TYPE_COUNT];
+    uint64_t packets_recv[GOSSIP_MSG_TYPE_COUNT];
+    uint64_t bytes_recv[GOSSIP_MSG_TYPE_COUNT];
+    uint64_t recv_errors;         /* datagrams rejected by the decoder */
+    uint64_t rounds;              /* gossip rounds run */
+    uint64_t deltas_applied;      /* endpoint deltas that changed something */
+    uint64_t deltas_stale;        /* endpoint deltas that changed nothing */
+    uint64_t table_full;          /* members refused because max_members */
+    uint64_t syn_in_sync;         /* SYNs whose table hash matched ours */
+} gossip_stats;
+
+void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GOSSIP_GOSSIP_H */

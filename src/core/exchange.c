@@ -1,0 +1,533 @@
+/*
+ * exchange.c -- the digest exchange: SYN / ACK / ACK2 (push-pull), SYN / ACK
+ * (pull) and PUSH, each within one MTU.
+ *
+ * A SYN carries the sender's table hash, its bucket summaries and as many
+ * digests as fit: first the endpoints that changed most recently, then a
+ * window that rotates over the whole table.  The receiver answers the digests
+ * (deltas where it is newer, requests where it is older) and, where a bucket
+ * summary differs, lists its own digests of that bucket, completely when they
+ * fit.  The initiator answers the listing in ACK2.  Equal table hashes cost
+ * one small SYN and a one-line ACK.  See docs/ARCHITECTURE.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/node.h"
+
+/* ---- delta planning ------------------------------------------------------- */
+
+typedef struct delta_plan {
+    uint32_t idx;           /* endpoint */
+    uint64_t from_version;  /* what the peer has in our generation (0: none) */
+    uint64_t staleness;     /* how far behind the peer is: larger first */
+} delta_plan;
+
+typedef struct plan_list plan_list;
+struct plan_list {
+    delta_plan items[WIRE_MAX_DIGESTS];
+    uint32_t n;
+    uint32_t epoch;         /* endpoint.planned == epoch: already in items */
+};
+
+static plan_list *plan_start(gossip_node *n)
+{
+    plan_list *p = n->plan;
+    p->n = 0;
+    if (++p->epoch == 0) {
+        for (uint32_t i = 0; i < n->tbl.n; i++)
+            n->tbl.eps[i].planned = 0;
+        p->epoch = 1;
+    }
+    return p;
+}
+
+/* Versions the peer is missing; an unknown endpoint or an older generation
+ * counts as missing everything and sorts first. */
+static uint64_t staleness_of(const endpoint *ep, uint64_t from_version)
+{
+    return from_version == 0 ? UINT64_MAX / 2 + ep->max_version
+                             : ep->max_version - from_version;
+}
+
+static void plan_add(plan_list *p, endpoint *ep, uint32_t idx, uint64_t peer_generation,
+                     uint64_t peer_version)
+{
+    if (p->n == WIRE_MAX_DIGESTS || ep->planned == p->epoch)
+        return; /* full (the rest waits for a later round), or planned already */
+    ep->planned = p->epoch;
+    uint64_t from = peer_generation == ep->generation ? peer_version : 0;
+    p->items[p->n].idx = idx;
+    p->items[p->n].from_version = from;
+    p->items[p->n].staleness = staleness_of(ep, from);
+    p->n++;
+}
+
+static int by_staleness_desc(const void *a, const void *b)
+{
+    const delta_plan *x = a, *y = b;
+    if (x->staleness != y->staleness)
+        return x->staleness < y->staleness ? 1 : -1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Writes as much of one delta as fits, cutting only at a version boundary so
+ * that the receiver's max_version stays an honest "has everything up to".
+ * Returns 0 when something was written. */
+static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
+{
+    uint32_t first = 0;
+    while (first < ep->n_kvs && ep->kvs[first].version <= from)
+        first++;
+    uint64_t hb = ep->heartbeat > from ? ep->heartbeat : 0;
+    size_t room = wire_room(w);
+    size_t head = wire_delta_head_size(ep->name_len, ep->generation, from, hb);
+    if (head > room)
+        return GOSSIP_ERR_NO_SPACE;
+    size_t used = head;
+    uint32_t last = first;
+    while (last < ep->n_kvs) {
+        const gossip_kv *kv = &ep->kvs[last];
+        size_t sz = wire_kv_size(kv->key, strlen(kv->key), kv->value_len, kv->version,
+                                 kv->deleted);
+        if (used + sz > room)
+            break;
+        used += sz;
+        last++;
+    }
+    if (last < ep->n_kvs && hb > ep->kvs[last].version)
+        hb = 0; /* the cut is below the heartbeat: it comes with the rest */
+    if (last == first && hb == 0)
+        return GOSSIP_ERR_NO_SPACE;
+    if (wire_open_delta(w, ep->name, ep->name_len, ep->generation, from, hb))
+        return GOSSIP_ERR_NO_SPACE;
+    for (uint32_t i = first; i < last; i++) {
+        const gossip_kv *kv = &ep->kvs[i];
+        /* sizes were planned above; a failure here would be a bug */
+        (void)wire_try_kv(w, kv->key, strlen(kv->key), kv->value, kv->value_len, kv->version,
+                          kv->deleted);
+    }
+    wire_close_delta(w);
+    return 0;
+}
+
+static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p)
+{
+    if (p->n == 0)
+        return;
+    qsort(p->items, p->n, sizeof p->items[0], by_staleness_desc);
+    if (wire_open_array(w, WK_DELTAS))
+        return;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (write_delta(w, &n->tbl.eps[p->items[i].idx], p->items[i].from_version) &&
+            wire_room(w) < 64)
+            break; /* nearly full: smaller deltas later in the list won't fit either */
+    }
+    wire_close_array(w);
+}
+
+/* ---- message frame -------------------------------------------------------- */
+
+static void begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags)
+{
+    wire_begin(w, n->tx, n->cfg.mtu, type);
+    n->tx[4] = flags;
+    const endpoint *self = &n->tbl.eps[n->self];
+    /* Name and address always fit: they are bounded far below GOSSIP_MIN_MTU. */
+    (void)wire_try_str(w, WK_FROM, self->name, self->name_len);
+    (void)wire_try_str(w, WK_ADDR, n->cfg.addr, strlen(n->cfg.addr));
+    (void)wire_try_uint(w, WK_TABLE_HASH, n->tbl.hash);
+}
+
+static void new_epoch(gossip_node *n)
+{
+    if (++n->epoch == 0) { /* wrapped: clear every mark once */
+        for (uint32_t i = 0; i < n->tbl.n; i++)
+            n->tbl.eps[i].mark = 0;
+        n->epoch = 1;
+    }
+}
+
+static int try_digest_of(wire_writer *w, const endpoint *ep)
+{
+    return wire_try_digest(w, ep->name, ep->name_len, ep->generation, ep->max_version);
+}
+
+/* ---- initiating a round ---------------------------------------------------- */
+
+/* Digests for a SYN: recent changes newest first, then the rotating window. */
+static void write_syn_digests(gossip_node *n, wire_writer *w)
+{
+    table *t = &n->tbl;
+    new_epoch(n);
+    if (wire_open_array(w, WK_DIGESTS))
+        return;
+    endpoint *self = &t->eps[n->self];
+    if (try_digest_of(w, self) == 0)
+        self->mark = n->epoch;
+    for (uint32_t k = 1; k <= TABLE_RECENT; k++) {
+        uint32_t slot = (t->recent_pos + TABLE_RECENT - k) % TABLE_RECENT;
+        uint32_t idx = t->recent[slot];
+        if (idx == TABLE_NONE)
+            break;
+        endpoint *ep = &t->eps[idx];
+        if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
+            continue; /* listed already, or changed again since */
+        if (try_digest_of(w, ep))
+            break;
+        ep->mark = n->epoch;
+    }
+    uint32_t scanned = 0;
+    while (scanned < t->n) {
+        uint32_t idx = (n->cursor + scanned) % t->n;
+        endpoint *ep = &t->eps[idx];
+        if (ep->mark != n->epoch) {
+            if (try_digest_of(w, ep))
+                break;
+            ep->mark = n->epoch;
+        }
+        scanned++;
+    }
+    n->cursor = t->n ? (n->cursor + scanned) % t->n : 0;
+    wire_close_array(w);
+}
+
+static void send_syn(gossip_node *n, const char *addr)
+{
+    wire_writer w;
+    uint8_t flags = n->cfg.mode == GOSSIP_MODE_PULL ? WIRE_FLAG_PULL_ONLY : 0;
+    begin_msg(n, &w, GOSSIP_MSG_SYN, flags);
+    uint32_t bits = table_bucket_bits_for(n->tbl.n);
+    uint32_t sums[TABLE_BUCKETS];
+    table_bucket_summaries(&n->tbl, bits, sums);
+    (void)wire_try_uint(&w, WK_MEMBERS, n->tbl.n);
+    (void)wire_try_buckets(&w, bits, sums);
+    write_syn_digests(n, &w);
+    node_send(n, addr, wire_finish(&w), GOSSIP_MSG_SYN);
+}
+
+/* Push mode: deltas of the recent changes and of the window, unasked. */
+static void send_push(gossip_node *n, const char *addr)
+{
+    table *t = &n->tbl;
+    wire_writer w;
+    begin_msg(n, &w, GOSSIP_MSG_PUSH, 0);
+    if (wire_open_array(&w, WK_DELTAS))
+        return;
+    new_epoch(n);
+    for (uint32_t k = 1; k <= TABLE_RECENT; k++) {
+        uint32_t slot = (t->recent_pos + TABLE_RECENT - k) % TABLE_RECENT;
+        uint32_t idx = t->recent[slot];
+        if (idx == TABLE_NONE)
+            break;
+        endpoint *ep = &t->eps[idx];
+        if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
+            continue;
+        if (write_delta(&w, ep, 0))
+            break;
+        ep->mark = n->epoch;
+    }
+    uint32_t scanned = 0;
+    while (scanned < t->n) {
+        endpoint *ep = &t->eps[(n->cursor + scanned) % t->n];
+        if (ep->mark != n->epoch) {
+            if (write_delta(&w, ep, 0))
+                break;
+            ep->mark = n->epoch;
+        }
+        scanned++;
+    }
+    n->cursor = t->n ? (n->cursor + scanned) % t->n : 0;
+    wire_close_array(&w);
+    node_send(n, addr, wire_finish(&w), GOSSIP_MSG_PUSH);
+}
+
+/* Picks up to `k` distinct random members other than ourselves that have an
+ * address; returns how many. */
+static uint32_t pick_peers(gossip_node *n, uint32_t k, uint32_t *out)
+{
+    uint32_t others = n->tbl.n - 1, got = 0;
+    if (k > others)
+        k = others;
+    for (uint32_t tries = 0; got < k && tries < 4 * k + 8; tries++) {
+        uint32_t idx = (uint32_t)gossip_rng_below(&n->rng, n->tbl.n);
+        if (idx == n->self)
+            continue;
+        bool dup = false;
+        for (uint32_t j = 0; j < got; j++)
+            dup |= out[j] == idx;
+        if (!dup)
+            out[got++] = idx;
+    }
+    return got;
+}
+
+static void gossip_to(gossip_node *n, const char *addr)
+{
+    if (n->cfg.mode == GOSSIP_MODE_PUSH)
+        send_push(n, addr);
+    else
+        send_syn(n, addr);
+}
+
+#define MAX_FANOUT 64
+
+void exchange_run_round(gossip_node *n)
+{
+    uint32_t peers[MAX_FANOUT];
+    uint32_t k = n->cfg.fanout < MAX_FANOUT ? n->cfg.fanout : MAX_FANOUT;
+    uint32_t got = pick_peers(n, k, peers);
+    char addr[GOSSIP_MAX_ADDR + 1];
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < got; i++) {
+        if (node_member_addr(n, peers[i], addr, sizeof addr)) {
+            gossip_to(n, addr);
+            sent++;
+        }
+    }
+    if (sent == 0 && n->n_seeds > 0) {
+        /* Nobody known yet (or nobody reachable): knock on a seed. */
+        const char *seed = n->seeds[gossip_rng_below(&n->rng, n->n_seeds)];
+        if (strcmp(seed, n->cfg.addr) != 0)
+            gossip_to(n, seed);
+    }
+}
+
+/* ---- answering ------------------------------------------------------------ */
+
+static int write_requests(wire_writer *w, const wire_digest *reqs, uint32_t n_reqs)
+{
+    if (n_reqs == 0)
+        return 0;
+    if (wire_open_array(w, WK_REQUESTS))
+        return GOSSIP_ERR_NO_SPACE;
+    for (uint32_t i = 0; i < n_reqs; i++) {
+        if (wire_try_digest(w, reqs[i].name.ptr, reqs[i].name.len, reqs[i].generation,
+                            reqs[i].max_version))
+            break;
+    }
+    wire_close_array(w);
+    return 0;
+}
+
+/* Compares one digest with our table: plans a delta where we are newer,
+ * a request where the peer is.  Marks the endpoint as seen this epoch. */
+static void compare_digest(gossip_node *n, const wire_digest *d, plan_list *deltas,
+                           wire_digest *reqs, uint32_t *n_reqs, bool may_request)
+{
+    uint32_t idx = table_find(&n->tbl, d->name.ptr, d->name.len);
+    if (idx == TABLE_NONE) {
+        if (may_request && *n_reqs < WIRE_MAX_DIGESTS) {
+            reqs[*n_reqs] = *d;
+            reqs[*n_reqs].generation = 0;
+            reqs[*n_reqs].max_version = 0;
+            (*n_reqs)++;
+        }
+        return;
+    }
+    endpoint *ep = &n->tbl.eps[idx];
+    ep->mark = n->epoch;
+    bool ours_newer = ep->generation > d->generation ||
+                      (ep->generation == d->generation && ep->max_version > d->max_version);
+    bool theirs_newer = d->generation > ep->generation ||
+                        (d->generation == ep->generation && d->max_version > ep->max_version);
+    if (ours_newer && deltas)
+        plan_add(deltas, ep, idx, d->generation, d->max_version);
+    else if (theirs_newer && may_request && idx != n->self && *n_reqs < WIRE_MAX_DIGESTS) {
+        reqs[*n_reqs] = *d;
+        reqs[*n_reqs].generation = ep->generation;
+        reqs[*n_reqs].max_version = ep->max_version;
+        (*n_reqs)++;
+    }
+}
+
+/* Where the peer's bucket summary differs from ours, list our digests of
+ * that bucket: all of them when they fit (and say so in WK_LISTED), else a
+ * random slice of those the peer did not mention. */
+static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg *syn)
+{
+    table *t = &n->tbl;
+    uint32_t bits = syn->bucket_bits, nb = syn->n_buckets;
+    if (nb == 0 || !syn->has_table_hash || syn->table_hash == t->hash)
+        return;
+    uint32_t ours[TABLE_BUCKETS];
+    table_bucket_summaries(t, bits, ours);
+    uint32_t per = TABLE_BUCKETS >> bits;
+    uint32_t listed[WIRE_MAX_BUCKETS], n_listed = 0;
+    uint32_t start = (uint32_t)gossip_rng_below(&n->rng, nb);
+    if (wire_open_array(w, WK_DIGESTS))
+        return;
+    for (uint32_t k = 0; k < nb && wire_room(w) > 32; k++) {
+        uint32_t b = (start + k) % nb;
+        if (ours[b] == syn->buckets[b])
+            continue;
+        uint32_t members = 0;
+        for (uint32_t f = b * per; f < (b + 1) * per; f++)
+            members += t->bucket_size[f];
+        size_t mark = wire_mark(w);
+        uint32_t count_before = wire_array_count(w);
+        bool complete = true;
+        for (uint32_t f = b * per; f < (b + 1) * per && complete; f++) {
+            for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = t->eps[i].bucket_next) {
+                if (try_digest_of(w, &t->eps[i])) {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if (complete) {
+            listed[n_listed++] = b;
+            continue;
+        }
+        /* Too big to list whole: undo, then list a random slice of what the
+         * SYN did not mention. */
+        w->len = mark;
+        w->arr_count = count_before;
+        uint32_t skip = members ? (uint32_t)gossip_rng_below(&n->rng, members) : 0, seen = 0;
+        for (uint32_t pass = 0; pass < 2; pass++) {
+            for (uint32_t f = b * per; f < (b + 1) * per; f++) {
+                for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = t->eps[i].bucket_next) {
+                    bool in_slice = pass == 0 ? seen++ >= skip : seen++ < members + skip;
+                    if (!in_slice || t->eps[i].mark == n->epoch)
+                        continue;
+                    if (try_digest_of(w, &t->eps[i]))
+                        goto full;
+                    t->eps[i].mark = n->epoch;
+                }
+            }
+        }
+    full:
+        break; /* the datagram is full */
+    }
+    wire_close_array(w);
+    if (n_listed && wire_open_array(w, WK_LISTED) == 0) {
+        for (uint32_t i = 0; i < n_listed; i++)
+            (void)wire_try_array_uint(w, listed[i]);
+        wire_close_array(w);
+    }
+}
+
+/* begin_msg() writes from, addr and table hash. */
+#define ACK_HEAD_FIELDS 3
+
+static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
+{
+    static const uint8_t no_flags = 0;
+    bool pull_only = (m->flags & WIRE_FLAG_PULL_ONLY) != 0;
+    plan_list *deltas = plan_start(n);
+    wire_digest *reqs = n->reqs;
+    uint32_t n_reqs = 0;
+    new_epoch(n);
+    if (m->has_table_hash && m->table_hash == n->tbl.hash)
+        n->stats.syn_in_sync++;
+    for (uint32_t i = 0; i < m->n_digests; i++)
+        compare_digest(n, &m->digests[i], deltas, reqs, &n_reqs, !pull_only);
+
+    wire_writer w;
+    begin_msg(n, &w, GOSSIP_MSG_ACK, no_flags);
+    write_requests(&w, reqs, n_reqs);
+    write_deltas(n, &w, deltas);
+    write_bucket_listing(n, &w, m);
+    if (w.map_count > ACK_HEAD_FIELDS) /* nothing to say: in sync, stay quiet */
+        node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK);
+}
+
+static void plan_requested(gossip_node *n, const wire_msg *m, plan_list *deltas)
+{
+    if (!deltas)
+        return;
+    for (uint32_t i = 0; i < m->n_requests; i++) {
+        const wire_digest *r = &m->requests[i];
+        uint32_t idx = table_find(&n->tbl, r->name.ptr, r->name.len);
+        if (idx == TABLE_NONE)
+            continue;
+        endpoint *ep = &n->tbl.eps[idx];
+        if (ep->generation > r->generation ||
+            (ep->generation == r->generation && ep->max_version > r->max_version))
+            plan_add(deltas, ep, idx, r->generation, r->max_version);
+    }
+}
+
+/* Our endpoints in buckets the peer listed completely that the listing did
+ * not mention: the peer lacks them. */
+static void plan_missing_from_listing(gossip_node *n, const wire_msg *m, plan_list *deltas)
+{
+    table *t = &n->tbl;
+    uint32_t bits = table_bucket_bits_for(t->n);
+    uint32_t per = TABLE_BUCKETS >> bits;
+    for (uint32_t k = 0; k < m->n_listed; k++) {
+        uint32_t b = m->listed[k];
+        if (b >= (1u << bits))
+            continue; /* listed at a resolution we did not ask for */
+        for (uint32_t f = b * per; f < (b + 1) * per; f++)
+            for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = t->eps[i].bucket_next)
+                if (t->eps[i].mark != n->epoch)
+                    plan_add(deltas, &t->eps[i], i, 0, 0);
+    }
+}
+
+static void on_ack(gossip_node *n, const char *from_addr, const wire_msg *m)
+{
+    bool push = n->cfg.mode != GOSSIP_MODE_PULL;
+    for (uint32_t i = 0; i < m->n_deltas; i++)
+        node_apply_delta(n, m, &m->deltas[i]);
+    plan_list *deltas = push ? plan_start(n) : NULL;
+    plan_requested(n, m, deltas);
+    wire_digest *reqs = n->reqs;
+    uint32_t n_reqs = 0;
+    new_epoch(n);
+    for (uint32_t i = 0; i < m->n_digests; i++)
+        compare_digest(n, &m->digests[i], push ? deltas : NULL, reqs, &n_reqs, true);
+    if (push)
+        plan_missing_from_listing(n, m, deltas);
+    if ((deltas && deltas->n) || n_reqs) {
+        wire_writer w;
+        begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
+        write_requests(&w, reqs, n_reqs);
+        if (deltas)
+            write_deltas(n, &w, deltas);
+        node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
+    }
+}
+
+static void on_ack2(gossip_node *n, const char *from_addr, const wire_msg *m)
+{
+    for (uint32_t i = 0; i < m->n_deltas; i++)
+        node_apply_delta(n, m, &m->deltas[i]);
+    if (m->n_requests == 0)
+        return;
+    /* The answer to an ACK2's requests carries deltas only, which ends the
+     * exchange: at most four datagrams per round. */
+    plan_list *deltas = plan_start(n);
+    plan_requested(n, m, deltas);
+    if (deltas->n) {
+        wire_writer w;
+        begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
+        write_deltas(n, &w, deltas);
+        node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
+    }
+}
+
+int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m)
+{
+    switch (m->type) {
+    case GOSSIP_MSG_SYN:
+        /* Deltas in a SYN are not part of the protocol; ignore them. */
+        on_syn(n, from_addr, m);
+        return 0;
+    case GOSSIP_MSG_ACK:
+        on_ack(n, from_addr, m);
+        return 0;
+    case GOSSIP_MSG_ACK2:
+        on_ack2(n, from_addr, m);
+        return 0;
+    case GOSSIP_MSG_PUSH:
+        for (uint32_t i = 0; i < m->n_deltas; i++)
+            node_apply_delta(n, m, &m->deltas[i]);
+        return 0;
+    default:
+        return GOSSIP_ERR_BAD_TYPE;
+    }
+}
+
+size_t exchange_plan_size(void) { return sizeof(plan_list); }

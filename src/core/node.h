@@ -1,0 +1,52 @@
+/* node.h -- the inside of a gossip_node, shared by node.c and exchange.c. */
+#ifndef GOSSIP_CORE_NODE_H
+#define GOSSIP_CORE_NODE_H
+
+#include <stdbool.h>
+
+#include "core/rng.h"
+#include "core/table.h"
+#include "wire/wire.h"
+
+/* SYN flag: the initiator runs pull only, so the receiver must not ask it
+ * for deltas. */
+#define WIRE_FLAG_PULL_ONLY 0x01
+
+struct gossip_node {
+    gossip_config cfg;            /* name/addr point at our own copies */
+    gossip_callbacks cb;
+    void *ud;
+    const gossip_allocator *alloc;
+    gossip_rng rng;
+    table tbl;
+    uint32_t self;                /* our own endpoint's index */
+    uint64_t version_counter;     /* the owner's version generator */
+    char **seeds;
+    uint32_t n_seeds;
+    bool started;
+    uint64_t next_round_ms;
+    uint32_t cursor;              /* rotating window over the table */
+    uint32_t epoch;               /* exchange epoch for endpoint.mark */
+    gossip_stats stats;
+    wire_limits limits;
+    wire_msg *rx;                 /* decode scratch */
+    wire_digest *reqs;            /* WIRE_MAX_DIGESTS: requests being built */
+    struct plan_list *plan;       /* deltas being planned (exchange.c) */
+    uint8_t *tx;                  /* mtu bytes */
+};
+
+/* exchange.c */
+size_t exchange_plan_size(void);
+void exchange_run_round(gossip_node *n);
+int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m);
+
+/* node.c */
+void node_send(gossip_node *n, const char *addr, size_t len, uint8_t type);
+/* Applies one delta from a message; returns 1 if it changed our table. */
+int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d);
+/* Copies member `idx`'s address into buf; false if it has none usable. */
+bool node_member_addr(const gossip_node *n, uint32_t idx, char *buf, size_t cap);
+void node_log(gossip_node *n, enum gossip_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,218 @@
+/* state.c -- endpoint state and its merge rule (see state.h). */
+#include "core/state.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+
+int endpoint_init(endpoint *ep, const gossip_allocator *a, const char *name, size_t name_len,
+                  uint64_t generation)
+{
+    memset(ep, 0, sizeof *ep);
+    ep->name = ga_strndup(a, name, name_len);
+    if (!ep->name)
+        return GOSSIP_ERR_NOMEM;
+    ep->name_len = (uint32_t)name_len;
+    ep->name_hash = gossip_hash_bytes(name, name_len, 0);
+    ep->generation = generation;
+    endpoint_refresh(ep);
+    return 0;
+}
+
+static void kv_free(gossip_kv *kv, const gossip_allocator *a)
+{
+    ga_free(a, kv->key);
+    ga_free(a, kv->value);
+}
+
+void endpoint_reset(endpoint *ep, const gossip_allocator *a, uint64_t generation)
+{
+    for (uint32_t i = 0; i < ep->n_kvs; i++)
+        kv_free(&ep->kvs[i], a);
+    ep->n_kvs = 0;
+    ep->generation = generation;
+    ep->heartbeat = 0;
+    endpoint_refresh(ep);
+}
+
+void endpoint_clear(endpoint *ep, const gossip_allocator *a)
+{
+    endpoint_reset(ep, a, 0);
+    ga_free(a, ep->kvs);
+    ga_free(a, ep->name);
+    memset(ep, 0, sizeof *ep);
+}
+
+void endpoint_refresh(endpoint *ep)
+{
+    uint64_t maxv = ep->heartbeat;
+    if (ep->n_kvs && ep->kvs[ep->n_kvs - 1].version > maxv)
+        maxv = ep->kvs[ep->n_kvs - 1].version;
+    ep->max_version = maxv;
+    ep->digest = gossip_digest_hash(ep->name, ep->name_len, ep->generation, maxv);
+}
+
+gossip_kv *endpoint_find_kv(const endpoint *ep, const char *key, size_t len)
+{
+    for (uint32_t i = 0; i < ep->n_kvs; i++) {
+        gossip_kv *kv = &ep->kvs[i];
+        if (strncmp(kv->key, key, len) == 0 && kv->key[len] == '\0')
+            return kv;
+    }
+    return NULL;
+}
+
+/* Does `incoming` beat the entry we hold at the same key? */
+static bool kv_wins(const kv_view *in, const gossip_kv *have)
+{
+    if (in->version != have->version)
+        return in->version > have->version;
+    if (in->deleted != have->deleted)
+        return in->deleted;
+    if (in->deleted)
+        return false;
+    size_t n = in->value_len < have->value_len ? in->value_len : have->value_len;
+    int c = n ? memcmp(in->value, have->value, n) : 0;
+    if (c != 0)
+        return c > 0;
+    return in->value_len > have->value_len;
+}
+
+/* Moves entry `i` so the array stays sorted by version. */
+static void resort_kv(endpoint *ep, uint32_t i)
+{
+    gossip_kv moved = ep->kvs[i];
+    memmove(&ep->kvs[i], &ep->kvs[i + 1], (ep->n_kvs - i - 1) * sizeof moved);
+    uint32_t j = ep->n_kvs - 1;
+    while (j > 0 && ep->kvs[j - 1].version > moved.version)
+        j--;
+    memmove(&ep->kvs[j + 1], &ep->kvs[j], (ep->n_kvs - 1 - j) * sizeof moved);
+    ep->kvs[j] = moved;
+}
+
+static int kv_set_value(gossip_kv *kv, const gossip_allocator *a, const kv_view *in)
+{
+    uint8_t *value = NULL;
+    if (!in->deleted && in->value_len) {
+        value = ga_malloc(a, (size_t)in->value_len + 1);
+        if (!value)
+            return GOSSIP_ERR_NOMEM;
+        memcpy(value, in->value, in->value_len);
+        value[in->value_len] = '\0'; /* so text values (addresses) read as C strings */
+    }
+    ga_free(a, kv->value);
+    kv->value = value;
+    kv->value_len = in->deleted ? 0 : in->value_len;
+    kv->deleted = in->deleted;
+    kv->version = in->version;
+    return 0;
+}
+
+int endpoint_put_kv(endpoint *ep, const gossip_allocator *a, const kv_view *in,
+                    uint32_t max_keys, bool *changed)
+{
+    *changed = false;
+    gossip_kv *have = endpoint_find_kv(ep, in->key, in->key_len);
+    if (have) {
+        if (!kv_wins(in, have))
+            return 0;
+        int rc = kv_set_value(have, a, in);
+        if (rc)
+            return rc;
+        resort_kv(ep, (uint32_t)(have - ep->kvs));
+        *changed = true;
+        return 0;
+    }
+    if (ep->n_kvs >= max_keys)
+        return GOSSIP_ERR_TOO_MANY;
+    if (ep->n_kvs == ep->cap_kvs) {
+        uint32_t cap = ep->cap_kvs ? ep->cap_kvs * 2 : 2;
+        gossip_kv *kvs = ga_realloc(a, ep->kvs, cap * sizeof *kvs);
+        if (!kvs)
+            return GOSSIP_ERR_NOMEM;
+        ep->kvs = kvs;
+        ep->cap_kvs = cap;
+    }
+    gossip_kv *kv = &ep->kvs[ep->n_kvs];
+    memset(kv, 0, sizeof *kv);
+    kv->key = ga_strndup(a, in->key, in->key_len);
+    if (!kv->key)
+        return GOSSIP_ERR_NOMEM;
+    int rc = kv_set_value(kv, a, in);
+    if (rc) {
+        ga_free(a, kv->key);
+        return rc;
+    }
+    ep->n_kvs++;
+    resort_kv(ep, ep->n_kvs - 1);
+    *changed = true;
+    return 0;
+}
+
+static kv_view view_of(const gossip_kv *kv)
+{
+    kv_view v = {kv->key, (uint32_t)strlen(kv->key), kv->value, kv->value_len, kv->version,
+                 kv->deleted};
+    return v;
+}
+
+int endpoint_copy(endpoint *dst, const endpoint *src, const gossip_allocator *a)
+{
+    int rc = endpoint_init(dst, a, src->name, src->name_len, src->generation);
+    if (rc)
+        return rc;
+    dst->heartbeat = src->heartbeat;
+    for (uint32_t i = 0; i < src->n_kvs; i++) {
+        kv_view v = view_of(&src->kvs[i]);
+        bool changed;
+        if ((rc = endpoint_put_kv(dst, a, &v, UINT32_MAX, &changed))) {
+            endpoint_clear(dst, a);
+            return rc;
+        }
+    }
+    endpoint_refresh(dst);
+    return 0;
+}
+
+int endpoint_merge(endpoint *dst, const endpoint *src, const gossip_allocator *a,
+                   uint32_t max_keys, bool *changed)
+{
+    *changed = false;
+    if (src->generation < dst->generation)
+        return 0;
+    if (src->generation > dst->generation) {
+        endpoint_reset(dst, a, src->generation);
+        *changed = true;
+    }
+    if (src->heartbeat > dst->heartbeat) {
+        dst->heartbeat = src->heartbeat;
+        *changed = true;
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < src->n_kvs && rc == 0; i++) {
+        kv_view v = view_of(&src->kvs[i]);
+        bool won;
+        rc = endpoint_put_kv(dst, a, &v, max_keys, &won);
+        *changed |= won;
+    }
+    endpoint_refresh(dst);
+    return rc;
+}
+
+bool endpoint_equal(const endpoint *x, const endpoint *y)
+{
+    if (x->name_len != y->name_len || memcmp(x->name, y->name, x->name_len) != 0 ||
+        x->generation != y->generation || x->heartbeat != y->heartbeat ||
+        x->n_kvs != y->n_kvs)
+        return false;
+    for (uint32_t i = 0; i < x->n_kvs; i++) {
+        const gossip_kv *p = &x->kvs[i];
+        const gossip_kv *q = endpoint_find_kv(y, p->key, strlen(p->key));
+        if (!q || p->version != q->version || p->deleted != q->deleted ||
+            p->value_len != q->value_len ||
+            (p->value_len && memcmp(p->value, q->value, p->value_len) != 0))
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,43 @@
+/* gossip-sim: the round model and the discrete-event simulator of the real
+ * engine.  This file only dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "gossip/gossip.h"
+#include "sim/sim.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gossip-sim COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  rounds   synchronous round model of one rumor (push, pull, push-pull)\n"
+            "  run      discrete-event simulation of real libgossip nodes from a scenario file\n"
+            "\n"
+            "gossip-sim COMMAND --help shows the options of COMMAND.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "rounds") == 0)
+        return sim_cmd_rounds(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return sim_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("gossip-sim %s\n", GOSSIP_VERSION_STRING);
+        return 0;
+    }
+    fprintf(stderr, "gossip-sim: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

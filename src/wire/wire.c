@@ -1,0 +1,629 @@
+/*
+ * wire.c -- encoder and bounds-checked decoder of gossip datagrams.
+ *
+ * msgpuck encodes; the decoder reads every MessagePack header itself and
+ * checks it against the bytes that remain before it calls an mp_decode_*
+ * function, because msgpuck's decoders trust their input and its mp_check()
+ * can be fooled by 32-bit counts that wrap its counter.
+ */
+#include "wire/wire.h"
+
+#include <string.h>
+
+#include <msgpuck.h>
+
+/* ---- well-known keys ------------------------------------------------------ */
+
+static const char *const well_known_names[WKK_COUNT] = {
+    [WKK_STATUS] = GOSSIP_KEY_STATUS, [WKK_LOAD] = GOSSIP_KEY_LOAD,
+    [WKK_SCHEMA] = GOSSIP_KEY_SCHEMA, [WKK_ADDRESS] = GOSSIP_KEY_ADDRESS,
+    [WKK_TAGS] = GOSSIP_KEY_TAGS,     [WKK_TOKENS] = GOSSIP_KEY_TOKENS,
+};
+
+int wire_well_known_id(const char *key, size_t len)
+{
+    for (int id = 1; id < WKK_COUNT; id++) {
+        const char *n = well_known_names[id];
+        if (strlen(n) == len && memcmp(n, key, len) == 0)
+            return id;
+    }
+    return 0;
+}
+
+const char *wire_well_known_name(int id)
+{
+    return id > 0 && id < WKK_COUNT ? well_known_names[id] : NULL;
+}
+
+/* ---- reader ----------------------------------------------------------------- */
+
+typedef struct reader {
+    const char *p;
+    const char *end;
+} reader;
+
+static size_t rd_left(const reader *r) { return (size_t)(r->end - r->p); }
+
+static enum mp_type rd_peek(const reader *r) { return mp_typeof(*r->p); }
+
+/* Size of the MessagePack header that starts with marker `c`, counting the
+ * marker (fixint/fixstr/fixmap/fixarray: 1). */
+static size_t header_size(uint8_t c)
+{
+    switch (c) {
+    case 0xcc: case 0xd0: case 0xd9: case 0xc4: return 2;
+    case 0xcd: case 0xd1: case 0xda: case 0xc5: case 0xdc: case 0xde: return 3;
+    case 0xce: case 0xd2: case 0xdb: case 0xc6: case 0xdd: case 0xdf:
+    case 0xca: return 5;
+    case 0xcf: case 0xd3: case 0xcb: return 9;
+    case 0xd4: return 3; case 0xd5: return 4; case 0xd6: return 6;
+    case 0xd7: return 10; case 0xd8: return 18;
+    case 0xc7: return 3; case 0xc8: return 4; case 0xc9: return 6;
+    default: return 1;
+    }
+}
+
+static int rd_need_header(const reader *r)
+{
+    if (rd_left(r) < 1)
+        return GOSSIP_ERR_TRUNCATED;
+    if ((uint8_t)*r->p == 0xc1)
+        return GOSSIP_ERR_MALFORMED;
+    if (rd_left(r) < header_size((uint8_t)*r->p))
+        return GOSSIP_ERR_TRUNCATED;
+    return 0;
+}
+
+static int rd_uint(reader *r, uint64_t *v)
+{
+    int rc = rd_need_header(r);
+    if (rc)
+        return rc;
+    if (rd_peek(r) != MP_UINT)
+        return GOSSIP_ERR_BAD_TYPE;
+    *v = mp_decode_uint(&r->p);
+    return 0;
+}
+
+/* Names, keys and addresses become C strings: no NUL inside. */
+static int rd_str(reader *r, wire_str *s, uint32_t max_len)
+{
+    int rc = rd_need_header(r);
+    if (rc)
+        return rc;
+    if (rd_peek(r) != MP_STR)
+        return GOSSIP_ERR_BAD_TYPE;
+    const char *save = r->p;
+    uint32_t len = mp_decode_strl(&r->p);
+    if (len > rd_left(r)) {
+        r->p = save;
+        return GOSSIP_ERR_TRUNCATED;
+    }
+    if (len > max_len)
+        return GOSSIP_ERR_OVERSIZE;
+    if (memchr(r->p, 0, len))
+        return GOSSIP_ERR_MALFORMED;
+    s->ptr = r->p;
+    s->len = len;
+    r->p += len;
+    return 0;
+}
+
+static int rd_bin(reader *r, const uint8_t **data, uint32_t *len, uint32_t max_len)
+{
+    int rc = rd_need_header(r);
+    if (rc)
+        return rc;
+    if (rd_peek(r) != MP_BIN)
+        return GOSSIP_ERR_BAD_TYPE;
+    uint32_t n = mp_decode_binl(&r->p);
+    if (n > rd_left(r))
+        return GOSSIP_ERR_TRUNCATED;
+    if (n > max_len)
+        return GOSSIP_ERR_OVERSIZE;
+    *data = (const uint8_t *)r->p;
+    *len = n;
+    r->p += n;
+    return 0;
+}
+
+/* Opens an array or map; every element takes at least one byte, so a count
+ * larger than what is left is truncation, whatever the limit. */
+static int rd_container(reader *r, enum mp_type type, uint32_t *count, uint32_t max)
+{
+    int rc = rd_need_header(r);
+    if (rc)
+        return rc;
+    if (rd_peek(r) != type)
+        return GOSSIP_ERR_BAD_TYPE;
+    uint32_t n = type == MP_ARRAY ? mp_decode_array(&r->p) : mp_decode_map(&r->p);
+    uint64_t min_bytes = type == MP_MAP ? 2ull * n : n;
+    if (min_bytes > rd_left(r))
+        return GOSSIP_ERR_TRUNCATED;
+    if (n > max)
+        return GOSSIP_ERR_TOO_MANY;
+    *count = n;
+    return 0;
+}
+
+/* Skips one value of any type, iteratively: `pending` counts values still to
+ * skip and never exceeds the bytes left, so it cannot overflow. */
+static int rd_skip(reader *r)
+{
+    uint64_t pending = 1;
+    while (pending > 0) {
+        int rc = rd_need_header(r);
+        if (rc)
+            return rc;
+        pending--;
+        uint8_t c = (uint8_t)*r->p;
+        switch (mp_typeof(c)) {
+        case MP_ARRAY: case MP_MAP: {
+            uint32_t n;
+            rc = rd_container(r, mp_typeof(c), &n, UINT32_MAX);
+            if (rc)
+                return rc;
+            pending += mp_typeof(c) == MP_MAP ? 2ull * n : n;
+            if (pending > rd_left(r))
+                return GOSSIP_ERR_TRUNCATED;
+            break;
+        }
+        case MP_STR: case MP_BIN: {
+            uint32_t n = mp_typeof(c) == MP_STR ? mp_decode_strl(&r->p) : mp_decode_binl(&r->p);
+            if (n > rd_left(r))
+                return GOSSIP_ERR_TRUNCATED;
+            r->p += n;
+            break;
+        }
+        case MP_EXT: {
+            size_t h = header_size(c);
+            uint32_t n;
+            if (c >= 0xd4 && c <= 0xd8) {
+                n = 0; /* fixext: header_size includes the payload */
+            } else {
+                uint8_t b1 = (uint8_t)r->p[1];
+                n = c == 0xc7 ? b1
+                    : c == 0xc8 ? (uint32_t)b1 << 8 | (uint8_t)r->p[2]
+                                : (uint32_t)b1 << 24 | (uint32_t)(uint8_t)r->p[2] << 16 |
+                                      (uint32_t)(uint8_t)r->p[3] << 8 | (uint8_t)r->p[4];
+            }
+            r->p += h;
+            if (n > rd_left(r))
+                return GOSSIP_ERR_TRUNCATED;
+            r->p += n;
+            break;
+        }
+        default:
+            r->p += header_size(c);
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Tuples (digests, deltas, kvs) are arrays; extra trailing elements are
+ * skipped so a later version may append fields. */
+static int rd_skip_rest(reader *r, uint32_t count, uint32_t used)
+{
+    for (uint32_t i = used; i < count; i++) {
+        int rc = rd_skip(r);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int rd_digest_array(reader *r, wire_digest *out, uint32_t *n_out)
+{
+    uint32_t n;
+    int rc = rd_container(r, MP_ARRAY, &n, WIRE_MAX_DIGESTS);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t fields;
+        wire_digest *d = &out[i];
+        if ((rc = rd_container(r, MP_ARRAY, &fields, UINT32_MAX)))
+            return rc;
+        if (fields < 3)
+            return GOSSIP_ERR_MALFORMED;
+        if ((rc = rd_str(r, &d->name, GOSSIP_MAX_NAME)) || (rc = rd_uint(r, &d->generation)) ||
+            (rc = rd_uint(r, &d->max_version)) || (rc = rd_skip_rest(r, fields, 3)))
+            return rc;
+        if (d->name.len == 0)
+            return GOSSIP_ERR_MALFORMED;
+    }
+    *n_out = n;
+    return 0;
+}
+
+static int rd_kv(reader *r, const wire_limits *lim, wire_kv *kv)
+{
+    uint32_t fields;
+    int rc = rd_container(r, MP_ARRAY, &fields, UINT32_MAX);
+    if (rc)
+        return rc;
+    if (fields < 3)
+        return GOSSIP_ERR_MALFORMED;
+    if (rd_left(r) < 1)
+        return GOSSIP_ERR_TRUNCATED;
+    if (rd_peek(r) == MP_UINT) {
+        uint64_t id;
+        if ((rc = rd_uint(r, &id)))
+            return rc;
+        const char *name = wire_well_known_name(id > INT32_MAX ? 0 : (int)id);
+        if (!name)
+            return GOSSIP_ERR_BAD_TYPE;
+        kv->key.ptr = name;
+        kv->key.len = (uint32_t)strlen(name);
+    } else if ((rc = rd_str(r, &kv->key, GOSSIP_MAX_KEY))) {
+        return rc;
+    }
+    if (kv->key.len == 0)
+        return GOSSIP_ERR_MALFORMED;
+    if ((rc = rd_uint(r, &kv->version)))
+        return rc;
+    if (kv->version == 0)
+        return GOSSIP_ERR_MALFORMED;
+    if (rd_left(r) < 1)
+        return GOSSIP_ERR_TRUNCATED;
+    if (rd_peek(r) == MP_NIL) {
+        r->p++;
+        kv->deleted = true;
+        kv->value = NULL;
+        kv->value_len = 0;
+    } else {
+        kv->deleted = false;
+        if ((rc = rd_bin(r, &kv->value, &kv->value_len, lim->max_value)))
+            return rc;
+    }
+    return rd_skip_rest(r, fields, 3);
+}
+
+static int rd_delta(reader *r, const wire_limits *lim, wire_msg *m, wire_delta *d)
+{
+    uint32_t fields, n;
+    int rc = rd_container(r, MP_ARRAY, &fields, UINT32_MAX);
+    if (rc)
+        return rc;
+    if (fields < 5)
+        return GOSSIP_ERR_MALFORMED;
+    if ((rc = rd_str(r, &d->name, GOSSIP_MAX_NAME)) || (rc = rd_uint(r, &d->generation)) ||
+        (rc = rd_uint(r, &d->from_version)) || (rc = rd_uint(r, &d->heartbeat)))
+        return rc;
+    if (d->name.len == 0)
+        return GOSSIP_ERR_MALFORMED;
+    if ((rc = rd_container(r, MP_ARRAY, &n, lim->max_kvs_per_delta)))
+        return rc;
+    if (n > WIRE_MAX_KVS - m->n_kvs)
+        return GOSSIP_ERR_TOO_MANY;
+    d->kv_first = m->n_kvs;
+    d->kv_count = n;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = rd_kv(r, lim, &m->kvs[m->n_kvs])))
+            return rc;
+        m->n_kvs++;
+    }
+    return rd_skip_rest(r, fields, 5);
+}
+
+static int rd_deltas(reader *r, const wire_limits *lim, wire_msg *m)
+{
+    uint32_t n;
+    int rc = rd_container(r, MP_ARRAY, &n, WIRE_MAX_DELTAS);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = rd_delta(r, lim, m, &m->deltas[i])))
+            return rc;
+    }
+    m->n_deltas = n;
+    return 0;
+}
+
+static int rd_buckets(reader *r, wire_msg *m)
+{
+    const uint8_t *data;
+    uint32_t len;
+    int rc = rd_bin(r, &data, &len, 4 * WIRE_MAX_BUCKETS);
+    if (rc)
+        return rc;
+    if (len % 4)
+        return GOSSIP_ERR_MALFORMED;
+    m->n_buckets = len / 4;
+    for (uint32_t i = 0; i < m->n_buckets; i++) {
+        const uint8_t *b = data + 4 * i;
+        m->buckets[i] = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                        (uint32_t)b[3] << 24;
+    }
+    return 0;
+}
+
+static int rd_listed(reader *r, wire_msg *m)
+{
+    uint32_t n;
+    int rc = rd_container(r, MP_ARRAY, &n, WIRE_MAX_BUCKETS);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t b;
+        if ((rc = rd_uint(r, &b)))
+            return rc;
+        if (b >= WIRE_MAX_BUCKETS)
+            return GOSSIP_ERR_MALFORMED;
+        m->listed[i] = (uint32_t)b;
+    }
+    m->n_listed = n;
+    return 0;
+}
+
+static int rd_field(reader *r, uint64_t key, const wire_limits *lim, wire_msg *m)
+{
+    uint64_t v;
+    int rc;
+    switch (key) {
+    case WK_FROM: return rd_str(r, &m->from, GOSSIP_MAX_NAME);
+    case WK_ADDR: return rd_str(r, &m->addr, GOSSIP_MAX_ADDR);
+    case WK_TABLE_HASH:
+        m->has_table_hash = true;
+        return rd_uint(r, &m->table_hash);
+    case WK_MEMBERS: return rd_uint(r, &m->members);
+    case WK_DIGESTS: return rd_digest_array(r, m->digests, &m->n_digests);
+    case WK_REQUESTS: return rd_digest_array(r, m->requests, &m->n_requests);
+    case WK_DELTAS: return rd_deltas(r, lim, m);
+    case WK_BUCKET_BITS:
+        if ((rc = rd_uint(r, &v)))
+            return rc;
+        if (v > WIRE_MAX_BUCKET_BITS)
+            return GOSSIP_ERR_MALFORMED;
+        m->bucket_bits = (uint32_t)v;
+        return 0;
+    case WK_BUCKETS: return rd_buckets(r, m);
+    case WK_LISTED: return rd_listed(r, m);
+    default: return rd_skip(r); /* a newer peer's field */
+    }
+}
+
+static void msg_reset(wire_msg *m)
+{
+    /* Only the scalar head; the arrays are valid up to their counts. */
+    memset(m, 0, offsetof(wire_msg, digests));
+    m->n_digests = m->n_requests = m->n_deltas = m->n_kvs = 0;
+}
+
+int wire_decode(const uint8_t *buf, size_t len, const wire_limits *lim, wire_msg *m)
+{
+    msg_reset(m);
+    if (len < WIRE_HEADER_SIZE)
+        return GOSSIP_ERR_TRUNCATED;
+    if (len > lim->max_datagram)
+        return GOSSIP_ERR_OVERSIZE;
+    if (buf[0] != WIRE_MAGIC0 || buf[1] != WIRE_MAGIC1)
+        return GOSSIP_ERR_BAD_MAGIC;
+    if (buf[2] != WIRE_PROTO_VERSION)
+        return GOSSIP_ERR_BAD_VERSION;
+    if (buf[3] == 0 || buf[3] >= GOSSIP_MSG_TYPE_COUNT)
+        return GOSSIP_ERR_BAD_TYPE;
+    m->type = buf[3];
+    m->flags = buf[4];
+
+    reader r = {(const char *)buf + WIRE_HEADER_SIZE, (const char *)buf + len};
+    uint32_t n;
+    int rc = rd_container(&r, MP_MAP, &n, UINT32_MAX);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t key;
+        if (rd_left(&r) >= 1 && rd_peek(&r) != MP_UINT)
+            rc = rd_skip(&r) ? GOSSIP_ERR_MALFORMED : rd_skip(&r); /* string key: unknown */
+        else if ((rc = rd_uint(&r, &key)) == 0)
+            rc = rd_field(&r, key, lim, m);
+    }
+    if (rc == 0 && r.p != r.end)
+        rc = GOSSIP_ERR_MALFORMED; /* trailing bytes */
+    if (rc == 0 && (m->from.len == 0 || m->addr.len == 0))
+        rc = GOSSIP_ERR_MALFORMED; /* every message names its sender */
+    if (rc == 0 && m->n_buckets && m->n_buckets != (1u << m->bucket_bits))
+        rc = GOSSIP_ERR_MALFORMED;
+    if (rc)
+        msg_reset(m);
+    return rc;
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
+#define COUNT32_SIZE 5 /* 0xdd/0xdf + 4-byte count */
+
+static void put_count32(uint8_t *at, uint8_t marker, uint32_t count)
+{
+    at[0] = marker;
+    at[1] = (uint8_t)(count >> 24);
+    at[2] = (uint8_t)(count >> 16);
+    at[3] = (uint8_t)(count >> 8);
+    at[4] = (uint8_t)count;
+}
+
+/* Bytes the open sections still need to be closed: nothing, since counts are
+ * patched in place.  Kept as a function so the rule lives in one place. */
+size_t wire_room(const wire_writer *w) { return w->cap - w->len; }
+
+size_t wire_mark(const wire_writer *w) { return w->len; }
+
+void wire_begin(wire_writer *w, uint8_t *buf, size_t cap, uint8_t type)
+{
+    memset(w, 0, sizeof *w);
+    w->buf = buf;
+    w->cap = cap;
+    buf[0] = WIRE_MAGIC0;
+    buf[1] = WIRE_MAGIC1;
+    buf[2] = WIRE_PROTO_VERSION;
+    buf[3] = type;
+    buf[4] = 0;
+    w->map_pos = WIRE_HEADER_SIZE;
+    w->len = WIRE_HEADER_SIZE + COUNT32_SIZE;
+}
+
+size_t wire_finish(wire_writer *w)
+{
+    put_count32(w->buf + w->map_pos, 0xdf, w->map_count);
+    return w->len;
+}
+
+static char *cursor(wire_writer *w) { return (char *)w->buf + w->len; }
+
+static void advance(wire_writer *w, char *to) { w->len = (size_t)((uint8_t *)to - w->buf); }
+
+int wire_try_str(wire_writer *w, enum wire_key key, const char *s, size_t len)
+{
+    if (mp_sizeof_uint(key) + mp_sizeof_str((uint32_t)len) > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_uint(cursor(w), key);
+    advance(w, mp_encode_str(p, s, (uint32_t)len));
+    w->map_count++;
+    return 0;
+}
+
+int wire_try_uint(wire_writer *w, enum wire_key key, uint64_t v)
+{
+    if (mp_sizeof_uint(key) + mp_sizeof_uint(v) > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_uint(cursor(w), key);
+    advance(w, mp_encode_uint(p, v));
+    w->map_count++;
+    return 0;
+}
+
+int wire_try_buckets(wire_writer *w, uint32_t bits, const uint32_t *hashes)
+{
+    uint32_t n = 1u << bits;
+    size_t need = mp_sizeof_uint(WK_BUCKET_BITS) + mp_sizeof_uint(bits) +
+                  mp_sizeof_uint(WK_BUCKETS) + mp_sizeof_bin(4 * n);
+    if (bits > WIRE_MAX_BUCKET_BITS)
+        return GOSSIP_ERR_INVALID;
+    if (need > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_uint(cursor(w), WK_BUCKET_BITS);
+    p = mp_encode_uint(p, bits);
+    p = mp_encode_uint(p, WK_BUCKETS);
+    p = mp_encode_binl(p, 4 * n);
+    for (uint32_t i = 0; i < n; i++) {
+        *p++ = (char)(hashes[i] & 0xff);
+        *p++ = (char)(hashes[i] >> 8 & 0xff);
+        *p++ = (char)(hashes[i] >> 16 & 0xff);
+        *p++ = (char)(hashes[i] >> 24 & 0xff);
+    }
+    advance(w, p);
+    w->map_count += 2;
+    return 0;
+}
+
+int wire_open_array(wire_writer *w, enum wire_key key)
+{
+    if (mp_sizeof_uint(key) + COUNT32_SIZE > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    advance(w, mp_encode_uint(cursor(w), key));
+    w->arr_pos = w->len;
+    w->arr_count = 0;
+    w->len += COUNT32_SIZE;
+    w->map_count++;
+    return 0;
+}
+
+void wire_close_array(wire_writer *w)
+{
+    put_count32(w->buf + w->arr_pos, 0xdd, w->arr_count);
+    w->arr_pos = 0;
+}
+
+uint32_t wire_array_count(const wire_writer *w) { return w->arr_count; }
+
+int wire_try_digest(wire_writer *w, const char *name, size_t name_len, uint64_t generation,
+                    uint64_t max_version)
+{
+    size_t need = mp_sizeof_array(3) + mp_sizeof_str((uint32_t)name_len) +
+                  mp_sizeof_uint(generation) + mp_sizeof_uint(max_version);
+    if (need > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_array(cursor(w), 3);
+    p = mp_encode_str(p, name, (uint32_t)name_len);
+    p = mp_encode_uint(p, generation);
+    advance(w, mp_encode_uint(p, max_version));
+    w->arr_count++;
+    return 0;
+}
+
+int wire_try_array_uint(wire_writer *w, uint64_t v)
+{
+    if (mp_sizeof_uint(v) > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    advance(w, mp_encode_uint(cursor(w), v));
+    w->arr_count++;
+    return 0;
+}
+
+int wire_open_delta(wire_writer *w, const char *name, size_t name_len, uint64_t generation,
+                    uint64_t from_version, uint64_t heartbeat)
+{
+    size_t need = mp_sizeof_array(5) + mp_sizeof_str((uint32_t)name_len) +
+                  mp_sizeof_uint(generation) + mp_sizeof_uint(from_version) +
+                  mp_sizeof_uint(heartbeat) + COUNT32_SIZE;
+    if (need > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_array(cursor(w), 5);
+    p = mp_encode_str(p, name, (uint32_t)name_len);
+    p = mp_encode_uint(p, generation);
+    p = mp_encode_uint(p, from_version);
+    advance(w, mp_encode_uint(p, heartbeat));
+    w->delta_pos = w->len;
+    w->delta_kvs = 0;
+    w->delta_open = true;
+    w->len += COUNT32_SIZE;
+    w->arr_count++;
+    return 0;
+}
+
+int wire_try_kv(wire_writer *w, const char *key, size_t key_len, const uint8_t *value,
+                size_t value_len, uint64_t version, bool deleted)
+{
+    int id = wire_well_known_id(key, key_len);
+    size_t need = mp_sizeof_array(3) +
+                  (id ? mp_sizeof_uint((uint64_t)id) : mp_sizeof_str((uint32_t)key_len)) +
+                  mp_sizeof_uint(version) +
+                  (deleted ? mp_sizeof_nil() : mp_sizeof_bin((uint32_t)value_len));
+    if (need > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_array(cursor(w), 3);
+    p = id ? mp_encode_uint(p, (uint64_t)id) : mp_encode_str(p, key, (uint32_t)key_len);
+    p = mp_encode_uint(p, version);
+    p = deleted ? mp_encode_nil(p) : mp_encode_bin(p, (const char *)value, (uint32_t)value_len);
+    advance(w, p);
+    w->delta_kvs++;
+    return 0;
+}
+
+void wire_close_delta(wire_writer *w)
+{
+    put_count32(w->buf + w->delta_pos, 0xdd, w->delta_kvs);
+    w->delta_open = false;
+}
+
+size_t wire_kv_size(const char *key, size_t key_len, size_t value_len, uint64_t version,
+                    bool deleted)
+{
+    int id = wire_well_known_id(key, key_len);
+    return mp_sizeof_array(3) +
+           (id ? mp_sizeof_uint((uint64_t)id) : mp_sizeof_str((uint32_t)key_len)) +
+           mp_sizeof_uint(version) +
+           (deleted ? mp_sizeof_nil() : mp_sizeof_bin((uint32_t)value_len));
+}
+
+size_t wire_delta_head_size(size_t name_len, uint64_t generation, uint64_t from_version,
+                            uint64_t heartbeat)
+{
+    return mp_sizeof_array(5) + mp_sizeof_str((uint32_t)name_len) + mp_sizeof_uint(generation) +
+           mp_sizeof_uint(from_version) + mp_sizeof_uint(heartbeat) + COUNT32_SIZE;
+}
+
+void wire_cancel_delta(wire_writer *w, size_t mark)
+{
+    w->len = mark;
+    w->arr_count--;
+    w->delta_open = false;
+}
