@@ -92,6 +92,7 @@ typedef struct gossip_config {
     uint32_t max_keys;           /* app-state keys per endpoint; default 64 */
     uint32_t max_value_size;     /* bytes per app-state value; default 512 */
     uint32_t max_seeds;          /* seed addresses kept; default 16 */
+    uint32_t syn_window;         /* digests from the rotating window per SYN; default 8 */
     int heartbeat_bump;          /* Cassandra-style: bump heartbeat every period */
     const gossip_allocator *allocator; /* NULL: libc */
 } gossip_config;

@@ -155,7 +155,18 @@ static int try_digest_of(wire_writer *w, const endpoint *ep)
 
 /* ---- initiating a round ---------------------------------------------------- */
 
-/* Digests for a SYN: recent changes newest first, then the rotating window. */
+/* How many rounds a change stays "recent": long enough for push-pull to
+ * carry it to everyone (about log3 N + log2 ln N rounds), with margin. */
+static uint64_t recent_rounds(const table *t)
+{
+    uint64_t r = 4;
+    for (uint64_t m = t->n; m > 1; m >>= 1)
+        r += 2;
+    return r;
+}
+
+/* Digests for a SYN: ourselves, recent changes newest first, then a short
+ * window that rotates over the whole table. */
 static void write_syn_digests(gossip_node *n, wire_writer *w)
 {
     table *t = &n->tbl;
@@ -165,10 +176,11 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
     endpoint *self = &t->eps[n->self];
     if (try_digest_of(w, self) == 0)
         self->mark = n->epoch;
+    uint64_t horizon = recent_rounds(t);
     for (uint32_t k = 1; k <= TABLE_RECENT; k++) {
         uint32_t slot = (t->recent_pos + TABLE_RECENT - k) % TABLE_RECENT;
         uint32_t idx = t->recent[slot];
-        if (idx == TABLE_NONE)
+        if (idx == TABLE_NONE || t->round - t->recent_round[slot] > horizon)
             break;
         endpoint *ep = &t->eps[idx];
         if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
@@ -177,14 +189,15 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
             break;
         ep->mark = n->epoch;
     }
-    uint32_t scanned = 0;
-    while (scanned < t->n) {
+    uint32_t scanned = 0, added = 0;
+    while (scanned < t->n && added < n->cfg.syn_window) {
         uint32_t idx = (n->cursor + scanned) % t->n;
         endpoint *ep = &t->eps[idx];
         if (ep->mark != n->epoch) {
             if (try_digest_of(w, ep))
                 break;
             ep->mark = n->epoch;
+            added++;
         }
         scanned++;
     }
@@ -420,8 +433,12 @@ static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
     new_epoch(n);
     if (m->has_table_hash && m->table_hash == n->tbl.hash)
         n->stats.syn_in_sync++;
-    for (uint32_t i = 0; i < m->n_digests; i++)
-        compare_digest(n, &m->digests[i], deltas, reqs, &n_reqs, !pull_only);
+    for (uint32_t i = 0; i < m->n_digests; i++) {
+        const wire_digest *d = &m->digests[i];
+        bool about_sender = d->name.len == m->from.len &&
+                            memcmp(d->name.ptr, m->from.ptr, d->name.len) == 0;
+        compare_digest(n, d, deltas, reqs, &n_reqs, !pull_only || about_sender);
+    }
 
     wire_writer w;
     begin_msg(n, &w, GOSSIP_MSG_ACK, no_flags);
@@ -432,14 +449,15 @@ static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK);
 }
 
-static void plan_requested(gossip_node *n, const wire_msg *m, plan_list *deltas)
+/* Plans deltas for a message's requests.  A pull-only node answers for its
+ * own endpoint alone: it is the authority on itself, and without that a
+ * pull cluster could never learn a newcomer. */
+static void plan_requested(gossip_node *n, const wire_msg *m, plan_list *deltas, bool only_self)
 {
-    if (!deltas)
-        return;
     for (uint32_t i = 0; i < m->n_requests; i++) {
         const wire_digest *r = &m->requests[i];
         uint32_t idx = table_find(&n->tbl, r->name.ptr, r->name.len);
-        if (idx == TABLE_NONE)
+        if (idx == TABLE_NONE || (only_self && idx != n->self))
             continue;
         endpoint *ep = &n->tbl.eps[idx];
         if (ep->generation > r->generation ||
@@ -471,8 +489,8 @@ static void on_ack(gossip_node *n, const char *from_addr, const wire_msg *m)
     bool push = n->cfg.mode != GOSSIP_MODE_PULL;
     for (uint32_t i = 0; i < m->n_deltas; i++)
         node_apply_delta(n, m, &m->deltas[i]);
-    plan_list *deltas = push ? plan_start(n) : NULL;
-    plan_requested(n, m, deltas);
+    plan_list *deltas = plan_start(n);
+    plan_requested(n, m, deltas, !push);
     wire_digest *reqs = n->reqs;
     uint32_t n_reqs = 0;
     new_epoch(n);
@@ -480,12 +498,11 @@ static void on_ack(gossip_node *n, const char *from_addr, const wire_msg *m)
         compare_digest(n, &m->digests[i], push ? deltas : NULL, reqs, &n_reqs, true);
     if (push)
         plan_missing_from_listing(n, m, deltas);
-    if ((deltas && deltas->n) || n_reqs) {
+    if (deltas->n || n_reqs) {
         wire_writer w;
         begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
         write_requests(&w, reqs, n_reqs);
-        if (deltas)
-            write_deltas(n, &w, deltas);
+        write_deltas(n, &w, deltas);
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
     }
 }
@@ -499,7 +516,7 @@ static void on_ack2(gossip_node *n, const char *from_addr, const wire_msg *m)
     /* The answer to an ACK2's requests carries deltas only, which ends the
      * exchange: at most four datagrams per round. */
     plan_list *deltas = plan_start(n);
-    plan_requested(n, m, deltas);
+    plan_requested(n, m, deltas, false);
     if (deltas->n) {
         wire_writer w;
         begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);

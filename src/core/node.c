@@ -19,6 +19,7 @@ void gossip_config_init(gossip_config *cfg)
     cfg->max_keys = 64;
     cfg->max_value_size = 512;
     cfg->max_seeds = 16;
+    cfg->syn_window = 8;
     cfg->generation = 1;
 }
 
@@ -59,6 +60,8 @@ static int validate_config(const gossip_config *c)
         return GOSSIP_ERR_INVALID;
     /* One entry must fit a datagram with room for the frame around it. */
     if (c->max_value_size > c->mtu - 256)
+        return GOSSIP_ERR_INVALID;
+    if (c->syn_window > WIRE_MAX_DIGESTS)
         return GOSSIP_ERR_INVALID;
     if (c->generation == 0)
         return GOSSIP_ERR_INVALID;
@@ -175,13 +178,13 @@ int gossip_node_tick(gossip_node *n, uint64_t now_ms)
     }
     if (now_ms < n->next_round_ms)
         return 0;
+    n->tbl.round = ++n->stats.rounds;
     if (n->cfg.heartbeat_bump) {
         table_before_change(&n->tbl, n->self);
         n->tbl.eps[n->self].heartbeat = ++n->version_counter;
         self_changed(n);
     }
     exchange_run_round(n);
-    n->stats.rounds++;
     n->next_round_ms += n->cfg.gossip_interval_ms;
     if (n->next_round_ms <= now_ms) /* we were not ticked for a while */
         n->next_round_ms = now_ms + n->cfg.gossip_interval_ms;

@@ -118,6 +118,7 @@ void table_changed(table *t, uint32_t idx)
     ep->change_seq = ++t->change_seq;
     t->recent[t->recent_pos] = idx;
     t->recent_seq[t->recent_pos] = ep->change_seq;
+    t->recent_round[t->recent_pos] = t->round;
     t->recent_pos = (t->recent_pos + 1) % TABLE_RECENT;
 }
 

@@ -35,6 +35,8 @@ typedef struct table {
     uint64_t change_seq;            /* bumped on every change */
     uint32_t recent[TABLE_RECENT];  /* endpoint indices, newest at recent_pos-1 */
     uint64_t recent_seq[TABLE_RECENT];
+    uint64_t recent_round[TABLE_RECENT]; /* gossip round of the change */
+    uint64_t round;                 /* the owner's current gossip round */
     uint32_t recent_pos;
 } table;
 
