@@ -627,3 +627,72 @@ void wire_cancel_delta(wire_writer *w, size_t mark)
     w->arr_count--;
     w->delta_open = false;
 }
+
+/* ---- whole-message encoding (tests, fuzz corpus, tools) -------------------- */
+
+static int encode_digests(wire_writer *w, enum wire_key key, const wire_digest *d, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    if (wire_open_array(w, key))
+        return GOSSIP_ERR_NO_SPACE;
+    for (uint32_t i = 0; i < n; i++)
+        if (wire_try_digest(w, d[i].name.ptr, d[i].name.len, d[i].generation, d[i].max_version))
+            return GOSSIP_ERR_NO_SPACE;
+    wire_close_array(w);
+    return 0;
+}
+
+static int encode_deltas(wire_writer *w, const wire_msg *m)
+{
+    if (m->n_deltas == 0)
+        return 0;
+    if (wire_open_array(w, WK_DELTAS))
+        return GOSSIP_ERR_NO_SPACE;
+    for (uint32_t i = 0; i < m->n_deltas; i++) {
+        const wire_delta *d = &m->deltas[i];
+        if (wire_open_delta(w, d->name.ptr, d->name.len, d->generation, d->from_version,
+                            d->heartbeat))
+            return GOSSIP_ERR_NO_SPACE;
+        for (uint32_t k = 0; k < d->kv_count; k++) {
+            const wire_kv *kv = &m->kvs[d->kv_first + k];
+            if (wire_try_kv(w, kv->key.ptr, kv->key.len, kv->value, kv->value_len, kv->version,
+                            kv->deleted))
+                return GOSSIP_ERR_NO_SPACE;
+        }
+        wire_close_delta(w);
+    }
+    wire_close_array(w);
+    return 0;
+}
+
+int wire_encode(const wire_msg *m, uint8_t *buf, size_t cap, size_t *len)
+{
+    wire_writer w;
+    if (cap < WIRE_HEADER_SIZE + COUNT32_SIZE)
+        return GOSSIP_ERR_NO_SPACE;
+    wire_begin(&w, buf, cap, m->type);
+    buf[4] = m->flags;
+    if (wire_try_str(&w, WK_FROM, m->from.ptr, m->from.len) ||
+        wire_try_str(&w, WK_ADDR, m->addr.ptr, m->addr.len))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->has_table_hash && wire_try_uint(&w, WK_TABLE_HASH, m->table_hash))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->members && wire_try_uint(&w, WK_MEMBERS, m->members))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->n_buckets && wire_try_buckets(&w, m->bucket_bits, m->buckets))
+        return GOSSIP_ERR_NO_SPACE;
+    if (encode_digests(&w, WK_DIGESTS, m->digests, m->n_digests) ||
+        encode_digests(&w, WK_REQUESTS, m->requests, m->n_requests) || encode_deltas(&w, m))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->n_listed) {
+        if (wire_open_array(&w, WK_LISTED))
+            return GOSSIP_ERR_NO_SPACE;
+        for (uint32_t i = 0; i < m->n_listed; i++)
+            if (wire_try_array_uint(&w, m->listed[i]))
+                return GOSSIP_ERR_NO_SPACE;
+        wire_close_array(&w);
+    }
+    *len = wire_finish(&w);
+    return 0;
+}

@@ -119,6 +119,10 @@ typedef struct wire_limits {
 int wire_decode(const uint8_t *buf, size_t len, const wire_limits *lim,
                 wire_msg *out);
 
+/* Encodes a whole message (the inverse of wire_decode).  The engine builds
+ * its datagrams incrementally with the writer below instead. */
+int wire_encode(const wire_msg *m, uint8_t *buf, size_t cap, size_t *len);
+
 /* Maps a key name to its well-known id (0 if it has none) and back. */
 int wire_well_known_id(const char *key, size_t len);
 const char *wire_well_known_name(int id);
