@@ -14,8 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static wire_msg *m, *again;
     static uint8_t out[GOSSIP_MAX_MTU];
     if (!m) {
-        m = malloc(sizeof *m);
-        again = malloc(sizeof *again);
+        m = malloc(wire_msg_size(GOSSIP_MAX_MTU));
+        again = malloc(wire_msg_size(GOSSIP_MAX_MTU));
+        wire_msg_init(m, GOSSIP_MAX_MTU);
+        wire_msg_init(again, GOSSIP_MAX_MTU);
     }
     /* an exact-size copy, so any overread is caught by ASan */
     uint8_t *copy = malloc(size ? size : 1);

@@ -56,7 +56,7 @@ static void random_digests(gossip_rng *rng, wire_digest *d, uint32_t *n)
 
 static void random_msg(gossip_rng *rng, wire_msg *m)
 {
-    memset(m, 0, sizeof *m);
+    wire_msg_init(m, BUF);
     pool_used = 0;
     m->type = (uint8_t)(1 + gossip_rng_below(rng, GOSSIP_MSG_TYPE_COUNT - 1));
     m->flags = (uint8_t)gossip_rng_below(rng, 2);
@@ -96,6 +96,8 @@ static void random_msg(gossip_rng *rng, wire_msg *m)
             }
             kv->version = 1 + gossip_rng_below(rng, 1ull << 40);
             kv->deleted = gossip_rng_below(rng, 5) == 0;
+            kv->value = NULL;
+            kv->value_len = 0;
             if (!kv->deleted) {
                 wire_str v = random_text(rng, 300);
                 kv->value = (const uint8_t *)v.ptr;
@@ -362,8 +364,10 @@ static void test_random_mutations_do_not_crash(void **state)
 
 int main(void)
 {
-    msg_a = malloc(sizeof *msg_a);
-    msg_b = malloc(sizeof *msg_b);
+    msg_a = malloc(wire_msg_size(BUF));
+    msg_b = malloc(wire_msg_size(BUF));
+    wire_msg_init(msg_a, BUF);
+    wire_msg_init(msg_b, BUF);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_random_messages),
         cmocka_unit_test(test_every_truncation_is_rejected),

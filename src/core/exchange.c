@@ -25,9 +25,10 @@ typedef struct delta_plan {
 
 typedef struct plan_list plan_list;
 struct plan_list {
-    delta_plan items[WIRE_MAX_DIGESTS];
     uint32_t n;
+    uint32_t cap;
     uint32_t epoch;         /* endpoint.planned == epoch: already in items */
+    delta_plan items[];
 };
 
 static plan_list *plan_start(gossip_node *n)
@@ -53,7 +54,7 @@ static uint64_t staleness_of(const endpoint *ep, uint64_t from_version)
 static void plan_add(plan_list *p, endpoint *ep, uint32_t idx, uint64_t peer_generation,
                      uint64_t peer_version)
 {
-    if (p->n == WIRE_MAX_DIGESTS || ep->planned == p->epoch)
+    if (p->n == p->cap || ep->planned == p->epoch)
         return; /* full (the rest waits for a later round), or planned already */
     ep->planned = p->epoch;
     uint64_t from = peer_generation == ep->generation ? peer_version : 0;
@@ -330,7 +331,7 @@ static void compare_digest(gossip_node *n, const wire_digest *d, plan_list *delt
 {
     uint32_t idx = table_find(&n->tbl, d->name.ptr, d->name.len);
     if (idx == TABLE_NONE) {
-        if (may_request && *n_reqs < WIRE_MAX_DIGESTS) {
+        if (may_request && *n_reqs < n->rx->cap_digests) {
             reqs[*n_reqs] = *d;
             reqs[*n_reqs].generation = 0;
             reqs[*n_reqs].max_version = 0;
@@ -346,7 +347,7 @@ static void compare_digest(gossip_node *n, const wire_digest *d, plan_list *delt
                         (d->generation == ep->generation && d->max_version > ep->max_version);
     if (ours_newer && deltas)
         plan_add(deltas, ep, idx, d->generation, d->max_version);
-    else if (theirs_newer && may_request && idx != n->self && *n_reqs < WIRE_MAX_DIGESTS) {
+    else if (theirs_newer && may_request && idx != n->self && *n_reqs < n->rx->cap_digests) {
         reqs[*n_reqs] = *d;
         reqs[*n_reqs].generation = ep->generation;
         reqs[*n_reqs].max_version = ep->max_version;
@@ -547,4 +548,13 @@ int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m)
     }
 }
 
-size_t exchange_plan_size(void) { return sizeof(plan_list); }
+size_t exchange_plan_size(uint32_t mtu)
+{
+    return sizeof(plan_list) + (mtu / WIRE_MIN_DIGEST) * sizeof(delta_plan);
+}
+
+void exchange_plan_init(struct plan_list *p, uint32_t mtu)
+{
+    memset(p, 0, sizeof *p);
+    p->cap = mtu / WIRE_MIN_DIGEST;
+}

@@ -61,7 +61,7 @@ static int validate_config(const gossip_config *c)
     /* One entry must fit a datagram with room for the frame around it. */
     if (c->max_value_size > c->mtu - 256)
         return GOSSIP_ERR_INVALID;
-    if (c->syn_window > WIRE_MAX_DIGESTS)
+    if (c->syn_window > c->mtu / WIRE_MIN_DIGEST)
         return GOSSIP_ERR_INVALID;
     if (c->generation == 0)
         return GOSSIP_ERR_INVALID;
@@ -105,9 +105,9 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
     n->ud = ud;
     n->cfg.name = ga_strndup(a, cfg->name, strlen(cfg->name));
     n->cfg.addr = ga_strndup(a, cfg->addr, strlen(cfg->addr));
-    n->rx = ga_malloc(a, sizeof *n->rx);
-    n->reqs = ga_malloc(a, WIRE_MAX_DIGESTS * sizeof *n->reqs);
-    n->plan = ga_malloc(a, exchange_plan_size());
+    n->rx = ga_malloc(a, wire_msg_size(cfg->mtu));
+    n->reqs = ga_malloc(a, (cfg->mtu / WIRE_MIN_DIGEST) * sizeof *n->reqs);
+    n->plan = ga_malloc(a, exchange_plan_size(cfg->mtu));
     n->tx = ga_malloc(a, cfg->mtu);
     n->seeds = ga_malloc(a, cfg->max_seeds * sizeof *n->seeds + 1);
     table_init(&n->tbl, a, cfg->max_members);
@@ -119,7 +119,8 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
         gossip_node_free(n);
         return GOSSIP_ERR_NOMEM;
     }
-    memset(n->plan, 0, exchange_plan_size());
+    wire_msg_init(n->rx, cfg->mtu);
+    exchange_plan_init(n->plan, cfg->mtu);
     rc = table_add(&n->tbl, cfg->name, strlen(cfg->name), cfg->generation, &n->self);
     if (rc == 0) {
         table_before_change(&n->tbl, n->self);

@@ -30,13 +30,14 @@ struct gossip_node {
     gossip_stats stats;
     wire_limits limits;
     wire_msg *rx;                 /* decode scratch */
-    wire_digest *reqs;            /* WIRE_MAX_DIGESTS: requests being built */
+    wire_digest *reqs;            /* rx->cap_digests: requests being built */
     struct plan_list *plan;       /* deltas being planned (exchange.c) */
     uint8_t *tx;                  /* mtu bytes */
 };
 
 /* exchange.c */
-size_t exchange_plan_size(void);
+size_t exchange_plan_size(uint32_t mtu);
+void exchange_plan_init(struct plan_list *p, uint32_t mtu);
 void exchange_run_round(gossip_node *n);
 int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m);
 

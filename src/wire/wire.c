@@ -213,10 +213,10 @@ static int rd_skip_rest(reader *r, uint32_t count, uint32_t used)
     return 0;
 }
 
-static int rd_digest_array(reader *r, wire_digest *out, uint32_t *n_out)
+static int rd_digest_array(reader *r, wire_digest *out, uint32_t *n_out, uint32_t cap)
 {
     uint32_t n;
-    int rc = rd_container(r, MP_ARRAY, &n, WIRE_MAX_DIGESTS);
+    int rc = rd_container(r, MP_ARRAY, &n, cap);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < n; i++) {
@@ -294,7 +294,7 @@ static int rd_delta(reader *r, const wire_limits *lim, wire_msg *m, wire_delta *
         return GOSSIP_ERR_MALFORMED;
     if ((rc = rd_container(r, MP_ARRAY, &n, lim->max_kvs_per_delta)))
         return rc;
-    if (n > WIRE_MAX_KVS - m->n_kvs)
+    if (n > m->cap_kvs - m->n_kvs)
         return GOSSIP_ERR_TOO_MANY;
     d->kv_first = m->n_kvs;
     d->kv_count = n;
@@ -309,7 +309,7 @@ static int rd_delta(reader *r, const wire_limits *lim, wire_msg *m, wire_delta *
 static int rd_deltas(reader *r, const wire_limits *lim, wire_msg *m)
 {
     uint32_t n;
-    int rc = rd_container(r, MP_ARRAY, &n, WIRE_MAX_DELTAS);
+    int rc = rd_container(r, MP_ARRAY, &n, m->cap_deltas);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < n; i++) {
@@ -367,8 +367,8 @@ static int rd_field(reader *r, uint64_t key, const wire_limits *lim, wire_msg *m
         m->has_table_hash = true;
         return rd_uint(r, &m->table_hash);
     case WK_MEMBERS: return rd_uint(r, &m->members);
-    case WK_DIGESTS: return rd_digest_array(r, m->digests, &m->n_digests);
-    case WK_REQUESTS: return rd_digest_array(r, m->requests, &m->n_requests);
+    case WK_DIGESTS: return rd_digest_array(r, m->digests, &m->n_digests, m->cap_digests);
+    case WK_REQUESTS: return rd_digest_array(r, m->requests, &m->n_requests, m->cap_digests);
     case WK_DELTAS: return rd_deltas(r, lim, m);
     case WK_BUCKET_BITS:
         if ((rc = rd_uint(r, &v)))
@@ -385,9 +385,33 @@ static int rd_field(reader *r, uint64_t key, const wire_limits *lim, wire_msg *m
 
 static void msg_reset(wire_msg *m)
 {
-    /* Only the scalar head; the arrays are valid up to their counts. */
-    memset(m, 0, offsetof(wire_msg, digests));
-    m->n_digests = m->n_requests = m->n_deltas = m->n_kvs = 0;
+    /* Only the head; the arrays are valid up to their counts. */
+    memset(m, 0, offsetof(wire_msg, cap_digests));
+}
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+size_t wire_msg_size(uint32_t mtu)
+{
+    return align8(sizeof(wire_msg)) + 2 * align8((mtu / WIRE_MIN_DIGEST) * sizeof(wire_digest)) +
+           align8((mtu / WIRE_MIN_DELTA) * sizeof(wire_delta)) +
+           align8((mtu / WIRE_MIN_KV) * sizeof(wire_kv));
+}
+
+void wire_msg_init(wire_msg *m, uint32_t mtu)
+{
+    memset(m, 0, sizeof *m);
+    m->cap_digests = mtu / WIRE_MIN_DIGEST;
+    m->cap_deltas = mtu / WIRE_MIN_DELTA;
+    m->cap_kvs = mtu / WIRE_MIN_KV;
+    char *p = (char *)m + align8(sizeof *m);
+    m->digests = (wire_digest *)p;
+    p += align8(m->cap_digests * sizeof(wire_digest));
+    m->requests = (wire_digest *)p;
+    p += align8(m->cap_digests * sizeof(wire_digest));
+    m->deltas = (wire_delta *)p;
+    p += align8(m->cap_deltas * sizeof(wire_delta));
+    m->kvs = (wire_kv *)p;
 }
 
 int wire_decode(const uint8_t *buf, size_t len, const wire_limits *lim, wire_msg *m)

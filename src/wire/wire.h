@@ -22,12 +22,13 @@
 #define WIRE_PROTO_VERSION 1
 #define WIRE_HEADER_SIZE 5
 
-/* Ceilings on the items one datagram may carry.  A 65,000-byte datagram
- * cannot hold more than this many minimal items, so they bound memory, not
- * what a legitimate peer sends at any MTU we accept. */
-#define WIRE_MAX_DIGESTS 2048   /* digests, requests: each >= 5 bytes */
-#define WIRE_MAX_DELTAS 1024    /* endpoint deltas per datagram */
-#define WIRE_MAX_KVS 4096       /* app-state entries across all deltas */
+/* The smallest encodings of a digest, a delta and an entry: a datagram of
+ * `mtu` bytes cannot carry more than mtu / WIRE_MIN_* of them, which sizes a
+ * wire_msg's arrays (see wire_msg_size) without limiting any legitimate
+ * sender. */
+#define WIRE_MIN_DIGEST 5       /* fixarray, 1-byte name, two fixints */
+#define WIRE_MIN_DELTA 7
+#define WIRE_MIN_KV 4
 #define WIRE_MAX_BUCKETS 64     /* summary bucket hashes (2^6) */
 #define WIRE_MAX_BUCKET_BITS 6
 
@@ -100,14 +101,23 @@ typedef struct wire_msg {
     uint32_t n_listed;
     uint32_t listed[WIRE_MAX_BUCKETS];
     uint32_t n_digests;
-    wire_digest digests[WIRE_MAX_DIGESTS];
     uint32_t n_requests;
-    wire_digest requests[WIRE_MAX_DIGESTS];
     uint32_t n_deltas;
-    wire_delta deltas[WIRE_MAX_DELTAS];
     uint32_t n_kvs;
-    wire_kv kvs[WIRE_MAX_KVS];
+    /* capacities, set by wire_msg_init from the MTU */
+    uint32_t cap_digests;       /* for digests and for requests */
+    uint32_t cap_deltas;
+    uint32_t cap_kvs;
+    wire_digest *digests;
+    wire_digest *requests;
+    wire_delta *deltas;
+    wire_kv *kvs;
 } wire_msg;
+
+/* Bytes for a wire_msg able to hold any datagram of up to `mtu` bytes, and
+ * its initialisation in such a block (the arrays follow the struct). */
+size_t wire_msg_size(uint32_t mtu);
+void wire_msg_init(wire_msg *m, uint32_t mtu);
 
 typedef struct wire_limits {
     uint32_t max_datagram;  /* the receiver's MTU */
