@@ -118,7 +118,7 @@ static void test_higher_version_wins_per_key(void **state)
     assert_true(changed);
     put(&ep, "load", "0.9", 2, &changed); /* older: loses */
     assert_false(changed);
-    assert_string_equal((const char *)endpoint_find_kv(&ep, "load", 4)->value, "0.5");
+    assert_string_equal((const char *)kv_value(endpoint_find_kv(&ep, "load", 4)), "0.5");
     put(&ep, "load", NULL, 4, &changed); /* newer delete wins */
     assert_true(changed);
     assert_true(endpoint_find_kv(&ep, "load", 4)->deleted);

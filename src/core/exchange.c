@@ -37,7 +37,7 @@ static plan_list *plan_start(gossip_node *n)
     p->n = 0;
     if (++p->epoch == 0) {
         for (uint32_t i = 0; i < n->tbl.n; i++)
-            n->tbl.eps[i].planned = 0;
+            table_ep(&n->tbl, i)->planned = 0;
         p->epoch = 1;
     }
     return p;
@@ -100,12 +100,12 @@ static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
         hb = 0; /* the cut is below the heartbeat: it comes with the rest */
     if (last == first && hb == 0)
         return GOSSIP_ERR_NO_SPACE;
-    if (wire_open_delta(w, ep->name, ep->name_len, ep->generation, from, hb))
+    if (wire_open_delta(w, ep_name(ep), ep->name_len, ep->generation, from, hb))
         return GOSSIP_ERR_NO_SPACE;
     for (uint32_t i = first; i < last; i++) {
         const gossip_kv *kv = &ep->kvs[i];
         /* sizes were planned above; a failure here would be a bug */
-        (void)wire_try_kv(w, kv->key, strlen(kv->key), kv->value, kv->value_len, kv->version,
+        (void)wire_try_kv(w, kv->key, strlen(kv->key), kv_value(kv), kv->value_len, kv->version,
                           kv->deleted);
     }
     wire_close_delta(w);
@@ -120,7 +120,7 @@ static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p)
     if (wire_open_array(w, WK_DELTAS))
         return;
     for (uint32_t i = 0; i < p->n; i++) {
-        if (write_delta(w, &n->tbl.eps[p->items[i].idx], p->items[i].from_version) &&
+        if (write_delta(w, table_ep(&n->tbl, p->items[i].idx), p->items[i].from_version) &&
             wire_room(w) < 64)
             break; /* nearly full: smaller deltas later in the list won't fit either */
     }
@@ -133,9 +133,9 @@ static void begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flag
 {
     wire_begin(w, n->tx, n->cfg.mtu, type);
     n->tx[4] = flags;
-    const endpoint *self = &n->tbl.eps[n->self];
+    const endpoint *self = table_ep(&n->tbl, n->self);
     /* Name and address always fit: they are bounded far below GOSSIP_MIN_MTU. */
-    (void)wire_try_str(w, WK_FROM, self->name, self->name_len);
+    (void)wire_try_str(w, WK_FROM, ep_name(self), self->name_len);
     (void)wire_try_str(w, WK_ADDR, n->cfg.addr, strlen(n->cfg.addr));
     (void)wire_try_uint(w, WK_TABLE_HASH, n->tbl.hash);
 }
@@ -144,14 +144,14 @@ static void new_epoch(gossip_node *n)
 {
     if (++n->epoch == 0) { /* wrapped: clear every mark once */
         for (uint32_t i = 0; i < n->tbl.n; i++)
-            n->tbl.eps[i].mark = 0;
+            table_ep(&n->tbl, i)->mark = 0;
         n->epoch = 1;
     }
 }
 
 static int try_digest_of(wire_writer *w, const endpoint *ep)
 {
-    return wire_try_digest(w, ep->name, ep->name_len, ep->generation, ep->max_version);
+    return wire_try_digest(w, ep_name(ep), ep->name_len, ep->generation, ep->max_version);
 }
 
 /* ---- initiating a round ---------------------------------------------------- */
@@ -174,7 +174,7 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
     new_epoch(n);
     if (wire_open_array(w, WK_DIGESTS))
         return;
-    endpoint *self = &t->eps[n->self];
+    endpoint *self = table_ep(t, n->self);
     if (try_digest_of(w, self) == 0)
         self->mark = n->epoch;
     uint64_t horizon = recent_rounds(t);
@@ -183,7 +183,7 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
         uint32_t idx = t->recent[slot];
         if (idx == TABLE_NONE || t->round - t->recent_round[slot] > horizon)
             break;
-        endpoint *ep = &t->eps[idx];
+        endpoint *ep = table_ep(t, idx);
         if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
             continue; /* listed already, or changed again since */
         if (try_digest_of(w, ep))
@@ -193,7 +193,7 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
     uint32_t scanned = 0, added = 0;
     while (scanned < t->n && added < n->cfg.syn_window) {
         uint32_t idx = (n->cursor + scanned) % t->n;
-        endpoint *ep = &t->eps[idx];
+        endpoint *ep = table_ep(t, idx);
         if (ep->mark != n->epoch) {
             if (try_digest_of(w, ep))
                 break;
@@ -234,7 +234,7 @@ static void send_push(gossip_node *n, const char *addr)
         uint32_t idx = t->recent[slot];
         if (idx == TABLE_NONE)
             break;
-        endpoint *ep = &t->eps[idx];
+        endpoint *ep = table_ep(t, idx);
         if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
             continue;
         if (write_delta(&w, ep, 0))
@@ -243,7 +243,7 @@ static void send_push(gossip_node *n, const char *addr)
     }
     uint32_t scanned = 0;
     while (scanned < t->n) {
-        endpoint *ep = &t->eps[(n->cursor + scanned) % t->n];
+        endpoint *ep = table_ep(t, (n->cursor + scanned) % t->n);
         if (ep->mark != n->epoch) {
             if (write_delta(&w, ep, 0))
                 break;
@@ -339,7 +339,7 @@ static void compare_digest(gossip_node *n, const wire_digest *d, plan_list *delt
         }
         return;
     }
-    endpoint *ep = &n->tbl.eps[idx];
+    endpoint *ep = table_ep(&n->tbl, idx);
     ep->mark = n->epoch;
     bool ours_newer = ep->generation > d->generation ||
                       (ep->generation == d->generation && ep->max_version > d->max_version);
@@ -382,8 +382,8 @@ static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg 
         uint32_t count_before = wire_array_count(w);
         bool complete = true;
         for (uint32_t f = b * per; f < (b + 1) * per && complete; f++) {
-            for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = t->eps[i].bucket_next) {
-                if (try_digest_of(w, &t->eps[i])) {
+            for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = table_ep(t, i)->bucket_next) {
+                if (try_digest_of(w, table_ep(t, i))) {
                     complete = false;
                     break;
                 }
@@ -400,13 +400,13 @@ static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg 
         uint32_t skip = members ? (uint32_t)gossip_rng_below(&n->rng, members) : 0, seen = 0;
         for (uint32_t pass = 0; pass < 2; pass++) {
             for (uint32_t f = b * per; f < (b + 1) * per; f++) {
-                for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = t->eps[i].bucket_next) {
+                for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = table_ep(t, i)->bucket_next) {
                     bool in_slice = pass == 0 ? seen++ >= skip : seen++ < members + skip;
-                    if (!in_slice || t->eps[i].mark == n->epoch)
+                    if (!in_slice || table_ep(t, i)->mark == n->epoch)
                         continue;
-                    if (try_digest_of(w, &t->eps[i]))
+                    if (try_digest_of(w, table_ep(t, i)))
                         goto full;
-                    t->eps[i].mark = n->epoch;
+                    table_ep(t, i)->mark = n->epoch;
                 }
             }
         }
@@ -460,7 +460,7 @@ static void plan_requested(gossip_node *n, const wire_msg *m, plan_list *deltas,
         uint32_t idx = table_find(&n->tbl, r->name.ptr, r->name.len);
         if (idx == TABLE_NONE || (only_self && idx != n->self))
             continue;
-        endpoint *ep = &n->tbl.eps[idx];
+        endpoint *ep = table_ep(&n->tbl, idx);
         if (ep->generation > r->generation ||
             (ep->generation == r->generation && ep->max_version > r->max_version))
             plan_add(deltas, ep, idx, r->generation, r->max_version);
@@ -479,9 +479,9 @@ static void plan_missing_from_listing(gossip_node *n, const wire_msg *m, plan_li
         if (b >= (1u << bits))
             continue; /* listed at a resolution we did not ask for */
         for (uint32_t f = b * per; f < (b + 1) * per; f++)
-            for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = t->eps[i].bucket_next)
-                if (t->eps[i].mark != n->epoch)
-                    plan_add(deltas, &t->eps[i], i, 0, 0);
+            for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = table_ep(t, i)->bucket_next)
+                if (table_ep(t, i)->mark != n->epoch)
+                    plan_add(deltas, table_ep(t, i), i, 0, 0);
     }
 }
 

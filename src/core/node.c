@@ -56,7 +56,7 @@ static int validate_config(const gossip_config *c)
         return GOSSIP_ERR_INVALID;
     if (c->mtu < GOSSIP_MIN_MTU || c->mtu > GOSSIP_MAX_MTU)
         return GOSSIP_ERR_INVALID;
-    if (c->max_members < 1 || c->max_keys < 2 || c->max_keys > 4096)
+    if (c->max_members < 1 || c->max_keys < 2 || c->max_keys > 4096 /* entries are counted in 16 bits */)
         return GOSSIP_ERR_INVALID;
     /* One entry must fit a datagram with room for the frame around it. */
     if (c->max_value_size > c->mtu - 256)
@@ -80,7 +80,7 @@ static int self_put(gossip_node *n, const char *key, const uint8_t *value, size_
                  deleted};
     bool changed;
     table_before_change(&n->tbl, n->self);
-    int rc = endpoint_put_kv(&n->tbl.eps[n->self], n->alloc, &v, n->cfg.max_keys, &changed);
+    int rc = endpoint_put_kv(table_ep(&n->tbl, n->self), n->alloc, &v, n->cfg.max_keys, &changed);
     self_changed(n);
     return rc;
 }
@@ -124,7 +124,7 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
     rc = table_add(&n->tbl, cfg->name, strlen(cfg->name), cfg->generation, &n->self);
     if (rc == 0) {
         table_before_change(&n->tbl, n->self);
-        n->tbl.eps[n->self].heartbeat = ++n->version_counter;
+        table_ep(&n->tbl, n->self)->heartbeat = ++n->version_counter;
         self_changed(n);
         rc = self_put(n, GOSSIP_KEY_ADDRESS, (const uint8_t *)cfg->addr, strlen(cfg->addr), false);
     }
@@ -182,7 +182,7 @@ int gossip_node_tick(gossip_node *n, uint64_t now_ms)
     n->tbl.round = ++n->stats.rounds;
     if (n->cfg.heartbeat_bump) {
         table_before_change(&n->tbl, n->self);
-        n->tbl.eps[n->self].heartbeat = ++n->version_counter;
+        table_ep(&n->tbl, n->self)->heartbeat = ++n->version_counter;
         self_changed(n);
     }
     exchange_run_round(n);
@@ -236,7 +236,7 @@ static kv_view kv_view_of_wire(const wire_kv *k)
  * same generation, say): jump our version counter past it and re-announce. */
 static void refute_stale_self(gossip_node *n, const wire_delta *d, uint64_t delta_max)
 {
-    endpoint *self = &n->tbl.eps[n->self];
+    endpoint *self = table_ep(&n->tbl, n->self);
     if (d->generation < self->generation ||
         (d->generation == self->generation && delta_max <= self->max_version))
         return;
@@ -269,10 +269,10 @@ static void notify(gossip_node *n, enum gossip_change_kind kind, const endpoint 
 {
     if (!n->cb.on_change)
         return;
-    gossip_change c = {kind, ep->name, ep->generation, NULL, NULL, 0, ep->max_version};
+    gossip_change c = {kind, ep_name(ep), ep->generation, NULL, NULL, 0, ep->max_version};
     if (kv) {
         c.key = kv->key;
-        c.value = kv->deleted ? NULL : kv->value;
+        c.value = kv_value(kv);
         c.value_len = kv->value_len;
         c.version = kv->version;
     }
@@ -291,7 +291,7 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
         refute_stale_self(n, d, delta_max);
         return 0;
     }
-    endpoint *ep = idx == TABLE_NONE ? NULL : &n->tbl.eps[idx];
+    endpoint *ep = idx == TABLE_NONE ? NULL : table_ep(&n->tbl, idx);
     bool new_generation = !ep || d->generation > ep->generation;
     /* A delta continues from `from_version`: applying one that starts past
      * what we hold would leave a hole below our max_version. */
@@ -313,7 +313,7 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
             n->stats.table_full += rc == GOSSIP_ERR_FULL;
             return 0;
         }
-        ep = &n->tbl.eps[idx];
+        ep = table_ep(&n->tbl, idx);
     }
     enum gossip_change_kind kind = 0;
     table_before_change(&n->tbl, idx);
@@ -378,7 +378,7 @@ int gossip_node_del_state(gossip_node *n, const char *key)
 {
     if (!valid_key(key))
         return GOSSIP_ERR_INVALID;
-    const gossip_kv *kv = endpoint_find_kv(&n->tbl.eps[n->self], key, strlen(key));
+    const gossip_kv *kv = endpoint_find_kv(table_ep(&n->tbl, n->self), key, strlen(key));
     if (!kv || kv->deleted)
         return GOSSIP_ERR_NOT_FOUND;
     return self_put(n, key, NULL, 0, true);
@@ -387,9 +387,9 @@ int gossip_node_del_state(gossip_node *n, const char *key)
 static const endpoint *lookup(const gossip_node *n, const char *name)
 {
     if (!name)
-        return &n->tbl.eps[n->self];
+        return table_ep(&n->tbl, n->self);
     uint32_t idx = table_find(&n->tbl, name, strlen(name));
-    return idx == TABLE_NONE ? NULL : &n->tbl.eps[idx];
+    return idx == TABLE_NONE ? NULL : table_ep(&n->tbl, idx);
 }
 
 int gossip_node_get_state(const gossip_node *n, const char *name, const char *key,
@@ -402,7 +402,7 @@ int gossip_node_get_state(const gossip_node *n, const char *name, const char *ke
     if (!kv || kv->deleted)
         return GOSSIP_ERR_NOT_FOUND;
     if (value)
-        *value = kv->value;
+        *value = kv_value(kv);
     if (len)
         *len = kv->value_len;
     if (version)
@@ -412,12 +412,12 @@ int gossip_node_get_state(const gossip_node *n, const char *name, const char *ke
 
 bool node_member_addr(const gossip_node *n, uint32_t idx, char *buf, size_t cap)
 {
-    const endpoint *ep = &n->tbl.eps[idx];
+    const endpoint *ep = table_ep(&n->tbl, idx);
     const gossip_kv *kv = endpoint_find_kv(ep, GOSSIP_KEY_ADDRESS, strlen(GOSSIP_KEY_ADDRESS));
     if (!kv || kv->deleted || kv->value_len == 0 || kv->value_len >= cap ||
-        memchr(kv->value, 0, kv->value_len))
+        memchr(kv_value(kv), 0, kv->value_len))
         return false;
-    memcpy(buf, kv->value, kv->value_len);
+    memcpy(buf, kv_value(kv), kv->value_len);
     buf[kv->value_len] = '\0';
     return true;
 }
@@ -427,22 +427,22 @@ size_t gossip_node_member_count(const gossip_node *n) { return n->tbl.n; }
 static void fill_info(const gossip_node *n, const endpoint *ep, gossip_member_info *out)
 {
     const gossip_kv *addr = endpoint_find_kv(ep, GOSSIP_KEY_ADDRESS, strlen(GOSSIP_KEY_ADDRESS));
-    out->name = ep->name;
-    out->addr = addr && !addr->deleted && addr->value ? (const char *)addr->value : NULL;
+    out->name = ep_name(ep);
+    out->addr = addr && !addr->deleted ? (const char *)kv_value(addr) : NULL;
     out->generation = ep->generation;
     out->heartbeat = ep->heartbeat;
     out->max_version = ep->max_version;
     out->key_count = 0;
     for (uint32_t i = 0; i < ep->n_kvs; i++)
         out->key_count += !ep->kvs[i].deleted;
-    out->is_self = ep == &n->tbl.eps[n->self];
+    out->is_self = ep == table_ep(&n->tbl, n->self);
 }
 
 int gossip_node_member_at(const gossip_node *n, size_t index, gossip_member_info *out)
 {
     if (index >= n->tbl.n)
         return GOSSIP_ERR_NOT_FOUND;
-    fill_info(n, &n->tbl.eps[index], out);
+    fill_info(n, table_ep(&n->tbl, index), out);
     return 0;
 }
 
@@ -465,7 +465,7 @@ int gossip_node_foreach_key(const gossip_node *n, const char *name,
         return GOSSIP_ERR_NOT_FOUND;
     for (uint32_t i = 0; i < ep->n_kvs; i++) {
         const gossip_kv *kv = &ep->kvs[i];
-        if (fn(ctx, kv->key, kv->value, kv->value_len, kv->version, kv->deleted))
+        if (fn(ctx, kv->key, kv_value(kv), kv->value_len, kv->version, kv->deleted))
             break;
     }
     return 0;

@@ -5,25 +5,39 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
+#include "wire/wire.h"
 
 int endpoint_init(endpoint *ep, const gossip_allocator *a, const char *name, size_t name_len,
                   uint64_t generation)
 {
     memset(ep, 0, sizeof *ep);
-    ep->name = ga_strndup(a, name, name_len);
-    if (!ep->name)
+    if (name_len == 0 || name_len > GOSSIP_MAX_NAME)
+        return GOSSIP_ERR_INVALID;
+    if (name_len < EP_INLINE_NAME) {
+        memcpy(ep->nm.small, name, name_len);
+        ep->nm.small[name_len] = '\0';
+    } else if (!(ep->nm.heap = ga_strndup(a, name, name_len))) {
         return GOSSIP_ERR_NOMEM;
-    ep->name_len = (uint32_t)name_len;
-    ep->name_hash = gossip_hash_bytes(name, name_len, 0);
+    }
+    ep->name_len = (uint8_t)name_len;
+    ep->kvs = &ep->one;
+    ep->cap_kvs = 1;
     ep->generation = generation;
     endpoint_refresh(ep);
     return 0;
 }
 
+static void kv_free_value(gossip_kv *kv, const gossip_allocator *a)
+{
+    if (!kv->deleted && kv->value_len >= KV_INLINE_VALUE)
+        ga_free(a, kv->v.heap);
+}
+
 static void kv_free(gossip_kv *kv, const gossip_allocator *a)
 {
-    ga_free(a, kv->key);
-    ga_free(a, kv->value);
+    if (kv->key_owned)
+        ga_free(a, (char *)kv->key);
+    kv_free_value(kv, a);
 }
 
 void endpoint_reset(endpoint *ep, const gossip_allocator *a, uint64_t generation)
@@ -39,8 +53,10 @@ void endpoint_reset(endpoint *ep, const gossip_allocator *a, uint64_t generation
 void endpoint_clear(endpoint *ep, const gossip_allocator *a)
 {
     endpoint_reset(ep, a, 0);
-    ga_free(a, ep->kvs);
-    ga_free(a, ep->name);
+    if (ep->kvs != &ep->one)
+        ga_free(a, ep->kvs);
+    if (ep->name_len >= EP_INLINE_NAME)
+        ga_free(a, ep->nm.heap);
     memset(ep, 0, sizeof *ep);
 }
 
@@ -50,7 +66,7 @@ void endpoint_refresh(endpoint *ep)
     if (ep->n_kvs && ep->kvs[ep->n_kvs - 1].version > maxv)
         maxv = ep->kvs[ep->n_kvs - 1].version;
     ep->max_version = maxv;
-    ep->digest = gossip_digest_hash(ep->name, ep->name_len, ep->generation, maxv);
+    ep->digest = gossip_digest_hash(ep_name(ep), ep->name_len, ep->generation, maxv);
 }
 
 gossip_kv *endpoint_find_kv(const endpoint *ep, const char *key, size_t len)
@@ -73,7 +89,7 @@ static bool kv_wins(const kv_view *in, const gossip_kv *have)
     if (in->deleted)
         return false;
     size_t n = in->value_len < have->value_len ? in->value_len : have->value_len;
-    int c = n ? memcmp(in->value, have->value, n) : 0;
+    int c = n ? memcmp(in->value, kv_value(have), n) : 0;
     if (c != 0)
         return c > 0;
     return in->value_len > have->value_len;
@@ -84,28 +100,68 @@ static void resort_kv(endpoint *ep, uint32_t i)
 {
     gossip_kv moved = ep->kvs[i];
     memmove(&ep->kvs[i], &ep->kvs[i + 1], (ep->n_kvs - i - 1) * sizeof moved);
-    uint32_t j = ep->n_kvs - 1;
+    uint32_t j = ep->n_kvs - 1u;
     while (j > 0 && ep->kvs[j - 1].version > moved.version)
         j--;
-    memmove(&ep->kvs[j + 1], &ep->kvs[j], (ep->n_kvs - 1 - j) * sizeof moved);
+    memmove(&ep->kvs[j + 1], &ep->kvs[j], (ep->n_kvs - 1u - j) * sizeof moved);
     ep->kvs[j] = moved;
 }
 
 static int kv_set_value(gossip_kv *kv, const gossip_allocator *a, const kv_view *in)
 {
-    uint8_t *value = NULL;
-    if (!in->deleted && in->value_len) {
-        value = ga_malloc(a, (size_t)in->value_len + 1);
-        if (!value)
+    uint32_t len = in->deleted ? 0 : in->value_len;
+    uint8_t *heap = NULL;
+    if (!in->deleted && len >= KV_INLINE_VALUE) {
+        heap = ga_malloc(a, (size_t)len + 1);
+        if (!heap)
             return GOSSIP_ERR_NOMEM;
-        memcpy(value, in->value, in->value_len);
-        value[in->value_len] = '\0'; /* so text values (addresses) read as C strings */
+        memcpy(heap, in->value, len);
+        heap[len] = '\0'; /* so text values (addresses) read as C strings */
     }
-    ga_free(a, kv->value);
-    kv->value = value;
-    kv->value_len = in->deleted ? 0 : in->value_len;
+    kv_free_value(kv, a);
+    if (heap) {
+        kv->v.heap = heap;
+    } else {
+        if (len)
+            memcpy(kv->v.small, in->value, len);
+        kv->v.small[len] = '\0';
+    }
+    kv->value_len = len;
     kv->deleted = in->deleted;
     kv->version = in->version;
+    return 0;
+}
+
+static int grow_kvs(endpoint *ep, const gossip_allocator *a)
+{
+    uint32_t cap = ep->cap_kvs * 2u;
+    if (cap > UINT16_MAX)
+        return GOSSIP_ERR_TOO_MANY;
+    gossip_kv *kvs = ga_malloc(a, cap * sizeof *kvs);
+    if (!kvs)
+        return GOSSIP_ERR_NOMEM;
+    memcpy(kvs, ep->kvs, ep->n_kvs * sizeof *kvs);
+    if (ep->kvs != &ep->one)
+        ga_free(a, ep->kvs);
+    ep->kvs = kvs;
+    ep->cap_kvs = (uint16_t)cap;
+    return 0;
+}
+
+/* Well-known keys share one static copy of their name. */
+static int kv_set_key(gossip_kv *kv, const gossip_allocator *a, const char *key, size_t len)
+{
+    const char *known = wire_well_known_name(wire_well_known_id(key, len));
+    if (known) {
+        kv->key = known;
+        kv->key_owned = false;
+        return 0;
+    }
+    char *copy = ga_strndup(a, key, len);
+    if (!copy)
+        return GOSSIP_ERR_NOMEM;
+    kv->key = copy;
+    kv->key_owned = true;
     return 0;
 }
 
@@ -127,46 +183,44 @@ int endpoint_put_kv(endpoint *ep, const gossip_allocator *a, const kv_view *in,
     if (ep->n_kvs >= max_keys)
         return GOSSIP_ERR_TOO_MANY;
     if (ep->n_kvs == ep->cap_kvs) {
-        uint32_t cap = ep->cap_kvs ? ep->cap_kvs * 2 : 2;
-        gossip_kv *kvs = ga_realloc(a, ep->kvs, cap * sizeof *kvs);
-        if (!kvs)
-            return GOSSIP_ERR_NOMEM;
-        ep->kvs = kvs;
-        ep->cap_kvs = cap;
+        int rc = grow_kvs(ep, a);
+        if (rc)
+            return rc;
     }
     gossip_kv *kv = &ep->kvs[ep->n_kvs];
     memset(kv, 0, sizeof *kv);
-    kv->key = ga_strndup(a, in->key, in->key_len);
-    if (!kv->key)
-        return GOSSIP_ERR_NOMEM;
-    int rc = kv_set_value(kv, a, in);
-    if (rc) {
-        ga_free(a, kv->key);
+    kv->deleted = true; /* nothing to free yet */
+    int rc = kv_set_key(kv, a, in->key, in->key_len);
+    if (rc)
+        return rc;
+    if ((rc = kv_set_value(kv, a, in))) {
+        if (kv->key_owned)
+            ga_free(a, (char *)kv->key);
         return rc;
     }
     ep->n_kvs++;
-    resort_kv(ep, ep->n_kvs - 1);
+    resort_kv(ep, ep->n_kvs - 1u);
     *changed = true;
     return 0;
 }
 
 static kv_view view_of(const gossip_kv *kv)
 {
-    kv_view v = {kv->key, (uint32_t)strlen(kv->key), kv->value, kv->value_len, kv->version,
+    kv_view v = {kv->key, (uint32_t)strlen(kv->key), kv_value(kv), kv->value_len, kv->version,
                  kv->deleted};
     return v;
 }
 
 int endpoint_copy(endpoint *dst, const endpoint *src, const gossip_allocator *a)
 {
-    int rc = endpoint_init(dst, a, src->name, src->name_len, src->generation);
+    int rc = endpoint_init(dst, a, ep_name(src), src->name_len, src->generation);
     if (rc)
         return rc;
     dst->heartbeat = src->heartbeat;
     for (uint32_t i = 0; i < src->n_kvs; i++) {
         kv_view v = view_of(&src->kvs[i]);
         bool changed;
-        if ((rc = endpoint_put_kv(dst, a, &v, UINT32_MAX, &changed))) {
+        if ((rc = endpoint_put_kv(dst, a, &v, UINT16_MAX, &changed))) {
             endpoint_clear(dst, a);
             return rc;
         }
@@ -202,7 +256,7 @@ int endpoint_merge(endpoint *dst, const endpoint *src, const gossip_allocator *a
 
 bool endpoint_equal(const endpoint *x, const endpoint *y)
 {
-    if (x->name_len != y->name_len || memcmp(x->name, y->name, x->name_len) != 0 ||
+    if (x->name_len != y->name_len || memcmp(ep_name(x), ep_name(y), x->name_len) != 0 ||
         x->generation != y->generation || x->heartbeat != y->heartbeat ||
         x->n_kvs != y->n_kvs)
         return false;
@@ -211,7 +265,7 @@ bool endpoint_equal(const endpoint *x, const endpoint *y)
         const gossip_kv *q = endpoint_find_kv(y, p->key, strlen(p->key));
         if (!q || p->version != q->version || p->deleted != q->deleted ||
             p->value_len != q->value_len ||
-            (p->value_len && memcmp(p->value, q->value, p->value_len) != 0))
+            (p->value_len && memcmp(kv_value(p), kv_value(q), p->value_len) != 0))
             return false;
     }
     return true;

@@ -21,31 +21,61 @@
 
 #include "gossip/gossip.h"
 
+/* Values shorter than this live inside the entry (addresses, statuses,
+ * schema ids): most entries then need no allocation of their own. */
+#define KV_INLINE_VALUE 16
+/* Names shorter than this live inside the endpoint. */
+#define EP_INLINE_NAME 16
+
 typedef struct gossip_kv {
-    char *key;             /* owned, NUL-terminated */
-    uint8_t *value;        /* owned, NUL-terminated; NULL when empty or deleted */
+    const char *key;       /* well-known keys point at static names; others owned */
+    union {
+        uint8_t *heap;     /* value_len >= KV_INLINE_VALUE */
+        uint8_t small[KV_INLINE_VALUE];
+    } v;                   /* NUL-terminated either way */
+    uint64_t version;
     uint32_t value_len;
     bool deleted;
-    uint64_t version;
+    bool key_owned;
 } gossip_kv;
 
+/* The value bytes (NULL when deleted). */
+static inline const uint8_t *kv_value(const gossip_kv *kv)
+{
+    if (kv->deleted)
+        return NULL;
+    return kv->value_len < KV_INLINE_VALUE ? kv->v.small : kv->v.heap;
+}
+
+/* Endpoints are allocated one by one (the table keeps pointers), so a
+ * pointer to one stays valid while the table grows.  Memory per endpoint is
+ * what bounds the simulator at 10,000 nodes (10^8 endpoints), hence the
+ * inline name and the inline first entry. */
 typedef struct endpoint {
-    char *name;            /* owned, NUL-terminated */
-    uint32_t name_len;
-    uint32_t bucket;       /* summary bucket, from the name hash */
-    uint64_t name_hash;
+    union {
+        char *heap;        /* name_len >= EP_INLINE_NAME */
+        char small[EP_INLINE_NAME];
+    } nm;
+    gossip_kv *kvs;        /* sorted by version, ascending; == &one while cap_kvs == 1 */
+    gossip_kv one;
     uint64_t generation;
     uint64_t heartbeat;    /* heartbeat version */
     uint64_t max_version;  /* max(heartbeat, every entry's version) */
     uint64_t digest;       /* gossip_digest_hash(name, generation, max_version) */
-    gossip_kv *kvs;        /* sorted by version, ascending */
-    uint32_t n_kvs;
-    uint32_t cap_kvs;
+    uint32_t change_seq;   /* table's change counter at the last change (wraps) */
     uint32_t bucket_next;  /* next endpoint in the same bucket (table.c) */
-    uint64_t change_seq;   /* table's change counter at the last change */
     uint32_t mark;         /* exchange epoch that last listed it (exchange.c) */
     uint32_t planned;      /* plan epoch that last planned a delta (exchange.c) */
+    uint16_t n_kvs;
+    uint16_t cap_kvs;
+    uint8_t name_len;
+    uint8_t bucket;        /* summary bucket, from the name hash */
 } endpoint;
+
+static inline const char *ep_name(const endpoint *ep)
+{
+    return ep->name_len < EP_INLINE_NAME ? ep->nm.small : ep->nm.heap;
+}
 
 /* A borrowed entry, as it arrives in a delta or from a local write. */
 typedef struct kv_view {
@@ -57,7 +87,9 @@ typedef struct kv_view {
     bool deleted;
 } kv_view;
 
-/* Initialises an empty endpoint named `name` in `generation`. */
+/* Initialises an empty endpoint named `name` (1..GOSSIP_MAX_NAME bytes)
+ * in `generation`.  An endpoint must not be copied bytewise: `kvs` may
+ * point into itself. */
 int endpoint_init(endpoint *ep, const gossip_allocator *a, const char *name,
                   size_t name_len, uint64_t generation);
 void endpoint_clear(endpoint *ep, const gossip_allocator *a);

@@ -21,8 +21,10 @@ int table_init(table *t, const gossip_allocator *a, uint32_t max)
 void table_free(table *t)
 {
     for (uint32_t i = 0; i < t->n; i++)
-        endpoint_clear(&t->eps[i], t->alloc);
-    ga_free(t->alloc, t->eps);
+        endpoint_clear(table_ep(t, i), t->alloc);
+    for (uint32_t c = 0; c < t->n_chunks; c++)
+        ga_free(t->alloc, t->chunks[c]);
+    ga_free(t->alloc, t->chunks);
     ga_free(t->alloc, t->index);
     memset(t, 0, sizeof *t);
 }
@@ -38,44 +40,51 @@ uint32_t table_find(const table *t, const char *name, size_t len)
         uint32_t i = t->index[s];
         if (i == TABLE_NONE)
             return TABLE_NONE;
-        const endpoint *ep = &t->eps[i];
-        if (ep->name_hash == h && ep->name_len == len && memcmp(ep->name, name, len) == 0)
+        const endpoint *ep = table_ep(t, i);
+        if (ep->name_len == len && memcmp(ep_name(ep), name, len) == 0)
             return i;
     }
 }
 
 static void index_insert(table *t, uint32_t idx)
 {
-    uint32_t s = slot_of(t, t->eps[idx].name_hash);
+    const endpoint *ep = table_ep(t, idx);
+    uint32_t s = slot_of(t, gossip_hash_bytes(ep_name(ep), ep->name_len, 0));
     while (t->index[s] != TABLE_NONE)
         s = (s + 1) & (t->index_cap - 1);
     t->index[s] = idx;
 }
 
-static int grow(table *t)
+/* Keeps the index at most half full. */
+static int grow_index(table *t, uint32_t want)
 {
-    uint32_t cap = t->cap ? t->cap * 2 : 16;
-    if (cap > t->max)
-        cap = t->max;
-    endpoint *eps = ga_realloc(t->alloc, t->eps, (size_t)cap * sizeof *eps);
-    if (!eps)
-        return GOSSIP_ERR_NOMEM;
-    t->eps = eps;
-    uint32_t icap = 32;
-    while (icap < 2 * cap)
+    uint32_t icap = t->index_cap ? t->index_cap : 32;
+    while (icap < 2 * want)
         icap *= 2;
-    if (icap != t->index_cap) {
-        uint32_t *index = ga_malloc(t->alloc, (size_t)icap * sizeof *index);
-        if (!index)
-            return GOSSIP_ERR_NOMEM;
-        memset(index, 0xff, (size_t)icap * sizeof *index);
-        ga_free(t->alloc, t->index);
-        t->index = index;
-        t->index_cap = icap;
-        for (uint32_t i = 0; i < t->n; i++)
-            index_insert(t, i);
-    }
-    t->cap = cap;
+    if (icap == t->index_cap)
+        return 0;
+    uint32_t *index = ga_malloc(t->alloc, (size_t)icap * sizeof *index);
+    if (!index)
+        return GOSSIP_ERR_NOMEM;
+    memset(index, 0xff, (size_t)icap * sizeof *index);
+    ga_free(t->alloc, t->index);
+    t->index = index;
+    t->index_cap = icap;
+    for (uint32_t i = 0; i < t->n; i++)
+        index_insert(t, i);
+    return 0;
+}
+
+static int add_chunk(table *t)
+{
+    endpoint **chunks = ga_realloc(t->alloc, t->chunks, (t->n_chunks + 1) * sizeof *chunks);
+    if (!chunks)
+        return GOSSIP_ERR_NOMEM;
+    t->chunks = chunks;
+    endpoint *chunk = ga_malloc(t->alloc, TABLE_CHUNK * sizeof *chunk);
+    if (!chunk)
+        return GOSSIP_ERR_NOMEM;
+    t->chunks[t->n_chunks++] = chunk;
     return 0;
 }
 
@@ -83,16 +92,15 @@ int table_add(table *t, const char *name, size_t len, uint64_t generation, uint3
 {
     if (t->n >= t->max)
         return GOSSIP_ERR_FULL;
-    if (t->n == t->cap) {
-        int rc = grow(t);
-        if (rc)
-            return rc;
-    }
-    endpoint *ep = &t->eps[t->n];
-    int rc = endpoint_init(ep, t->alloc, name, len, generation);
-    if (rc)
+    int rc;
+    if (t->n == t->n_chunks * TABLE_CHUNK && (rc = add_chunk(t)))
         return rc;
-    ep->bucket = table_bucket_of(ep->name_hash, TABLE_BUCKET_BITS);
+    if ((rc = grow_index(t, t->n + 1)))
+        return rc;
+    endpoint *ep = table_ep(t, t->n);
+    if ((rc = endpoint_init(ep, t->alloc, name, len, generation)))
+        return rc;
+    ep->bucket = (uint8_t)table_bucket_of(gossip_hash_bytes(name, len, 0), TABLE_BUCKET_BITS);
     ep->bucket_next = t->bucket_head[ep->bucket];
     t->bucket_head[ep->bucket] = t->n;
     t->bucket_size[ep->bucket]++;
@@ -104,14 +112,14 @@ int table_add(table *t, const char *name, size_t len, uint64_t generation, uint3
 
 void table_before_change(table *t, uint32_t idx)
 {
-    const endpoint *ep = &t->eps[idx];
+    const endpoint *ep = table_ep(t, idx);
     t->hash ^= ep->digest;
     t->bucket_hash[ep->bucket] ^= ep->digest;
 }
 
 void table_changed(table *t, uint32_t idx)
 {
-    endpoint *ep = &t->eps[idx];
+    endpoint *ep = table_ep(t, idx);
     endpoint_refresh(ep);
     t->hash ^= ep->digest;
     t->bucket_hash[ep->bucket] ^= ep->digest;

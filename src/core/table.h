@@ -19,22 +19,27 @@
 #define TABLE_BUCKETS (1u << TABLE_BUCKET_BITS)
 #define TABLE_RECENT 64 /* ring of recent changes */
 #define TABLE_NONE UINT32_MAX
+/* Endpoints live in fixed chunks, so they never move (an endpoint may point
+ * into itself, and callers may hold pointers across table growth) and cost
+ * no allocator header each. */
+#define TABLE_CHUNK_BITS 8
+#define TABLE_CHUNK (1u << TABLE_CHUNK_BITS)
 
 typedef struct table {
     const gossip_allocator *alloc;
-    endpoint *eps;
+    endpoint **chunks;              /* TABLE_CHUNK endpoints each; never move */
+    uint32_t n_chunks;
     uint32_t n;
-    uint32_t cap;
     uint32_t max;                   /* configured bound */
     uint32_t *index;                /* slots hold endpoint indices */
-    uint32_t index_cap;             /* power of two, >= 2 * cap */
+    uint32_t index_cap;             /* power of two, >= 2 * n */
     uint64_t hash;                  /* XOR of all digests */
     uint64_t bucket_hash[TABLE_BUCKETS];
     uint32_t bucket_head[TABLE_BUCKETS];
     uint32_t bucket_size[TABLE_BUCKETS];
-    uint64_t change_seq;            /* bumped on every change */
+    uint32_t change_seq;            /* bumped on every change (wraps) */
     uint32_t recent[TABLE_RECENT];  /* endpoint indices, newest at recent_pos-1 */
-    uint64_t recent_seq[TABLE_RECENT];
+    uint32_t recent_seq[TABLE_RECENT];
     uint64_t recent_round[TABLE_RECENT]; /* gossip round of the change */
     uint64_t round;                 /* the owner's current gossip round */
     uint32_t recent_pos;
@@ -42,6 +47,11 @@ typedef struct table {
 
 int table_init(table *t, const gossip_allocator *a, uint32_t max);
 void table_free(table *t);
+
+static inline endpoint *table_ep(const table *t, uint32_t idx)
+{
+    return &t->chunks[idx >> TABLE_CHUNK_BITS][idx & (TABLE_CHUNK - 1)];
+}
 
 uint32_t table_find(const table *t, const char *name, size_t len);
 /* Adds an empty endpoint; returns its index via *idx. */
