@@ -39,12 +39,12 @@ typedef struct mininet {
     gossip_config base;
 } mininet;
 
-static int mn_index_of(const char *addr)
+static inline int mn_index_of(const char *addr)
 {
     return atoi(addr + 1); /* "n<index>" */
 }
 
-static void mn_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
+static inline void mn_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
 {
     mininet *net = ud;
     if (net->q_len >= MININET_MAX_QUEUE)
@@ -61,7 +61,7 @@ static void mn_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
 
 static const gossip_callbacks mn_callbacks = {GOSSIP_CALLBACKS_VERSION, mn_send, NULL, NULL};
 
-static int mn_start_node(mininet *net, int i)
+static inline int mn_start_node(mininet *net, int i)
 {
     char name[32], addr[32];
     snprintf(name, sizeof name, "node-%d", i);
@@ -80,7 +80,7 @@ static int mn_start_node(mininet *net, int i)
     return 0;
 }
 
-static void mn_init(mininet *net, int n, const gossip_config *base)
+static inline void mn_init(mininet *net, int n, const gossip_config *base)
 {
     memset(net, 0, sizeof *net);
     net->n = n;
@@ -92,14 +92,14 @@ static void mn_init(mininet *net, int n, const gossip_config *base)
             abort();
 }
 
-static void mn_kill(mininet *net, int i)
+static inline void mn_kill(mininet *net, int i)
 {
     gossip_node_free(net->nodes[i]);
     net->nodes[i] = NULL;
     net->alive[i] = 0;
 }
 
-static void mn_deliver_all(mininet *net)
+static inline void mn_deliver_all(mininet *net)
 {
     /* Replies produced while delivering are appended and delivered too. */
     for (size_t k = 0; k < net->q_len; k++) {
@@ -121,7 +121,7 @@ static void mn_deliver_all(mininet *net)
 }
 
 /* One gossip period: every live node ticks, then all traffic settles. */
-static void mn_round(mininet *net)
+static inline void mn_round(mininet *net)
 {
     for (int i = 0; i < net->n; i++) {
         if (!net->alive[i])
@@ -134,7 +134,7 @@ static void mn_round(mininet *net)
 }
 
 /* Converged: every live node knows every live node at its own digest. */
-static int mn_converged(const mininet *net)
+static inline int mn_converged(const mininet *net)
 {
     for (int s = 0; s < net->n; s++) {
         if (!net->alive[s])
@@ -154,7 +154,7 @@ static int mn_converged(const mininet *net)
 }
 
 /* Runs rounds until converged or `max_rounds`; returns the rounds taken or -1. */
-static int mn_run_until_converged(mininet *net, int max_rounds)
+static inline int mn_run_until_converged(mininet *net, int max_rounds)
 {
     for (int r = 1; r <= max_rounds; r++) {
         mn_round(net);
@@ -164,7 +164,7 @@ static int mn_run_until_converged(mininet *net, int max_rounds)
     return -1;
 }
 
-static void mn_free(mininet *net)
+static inline void mn_free(mininet *net)
 {
     for (size_t k = 0; k < net->q_len; k++)
         free(net->queue[k].data);
