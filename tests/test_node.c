@@ -1,0 +1,317 @@
+/* test_node.c -- the node API: configuration checks, own state, hostile or
+ * inconsistent datagrams change nothing, change notifications, scheduling. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gossip/gossip.h"
+#include "wire/wire.h"
+
+static int sent;
+static void count_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
+{
+    (void)ud, (void)addr, (void)buf, (void)len;
+    sent++;
+}
+
+typedef struct changes {
+    int joins, restarts, states;
+    char last_key[64];
+} changes;
+
+static void record_change(void *ud, const gossip_change *c)
+{
+    changes *ch = ud;
+    if (!ch)
+        return;
+    if (c->kind == GOSSIP_CHANGE_JOIN)
+        ch->joins++;
+    else if (c->kind == GOSSIP_CHANGE_RESTART)
+        ch->restarts++;
+    else {
+        ch->states++;
+        snprintf(ch->last_key, sizeof ch->last_key, "%s", c->key);
+    }
+}
+
+static const gossip_callbacks CB = {GOSSIP_CALLBACKS_VERSION, count_send, record_change, NULL};
+
+static gossip_node *make_node(changes *ch)
+{
+    gossip_config c;
+    gossip_config_init(&c);
+    c.name = "me";
+    c.addr = "10.0.0.1:7946";
+    gossip_node *n;
+    assert_int_equal(gossip_node_new(&n, &c, &CB, ch), 0);
+    return n;
+}
+
+static void test_config_is_validated(void **state)
+{
+    (void)state;
+    gossip_config c;
+    gossip_node *n;
+    char long_name[GOSSIP_MAX_NAME + 2];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+#define EXPECT_INVALID(stmt)                                                                      \
+    do {                                                                                          \
+        gossip_config_init(&c);                                                                   \
+        c.name = "a";                                                                             \
+        c.addr = "b";                                                                             \
+        stmt;                                                                                     \
+        assert_int_equal(gossip_node_new(&n, &c, &CB, NULL), GOSSIP_ERR_INVALID);                 \
+        assert_null(n);                                                                           \
+    } while (0)
+    EXPECT_INVALID(c.name = NULL);
+    EXPECT_INVALID(c.name = "");
+    EXPECT_INVALID(c.name = long_name);
+    EXPECT_INVALID(c.addr = NULL);
+    EXPECT_INVALID(c.mtu = 100);
+    EXPECT_INVALID(c.mtu = 70000);
+    EXPECT_INVALID(c.fanout = 0);
+    EXPECT_INVALID(c.gossip_interval_ms = 0);
+    EXPECT_INVALID(c.max_value_size = c.mtu);
+    EXPECT_INVALID(c.struct_version = 99);
+    EXPECT_INVALID(c.generation = 0);
+    EXPECT_INVALID(c.mode = (enum gossip_mode)7);
+#undef EXPECT_INVALID
+    gossip_callbacks no_send = {GOSSIP_CALLBACKS_VERSION, NULL, NULL, NULL};
+    gossip_config_init(&c);
+    c.name = "a";
+    c.addr = "b";
+    assert_int_equal(gossip_node_new(&n, &c, &no_send, NULL), GOSSIP_ERR_INVALID);
+    assert_string_equal(gossip_strerror(GOSSIP_ERR_INVALID), "invalid argument");
+    assert_string_equal(gossip_strerror(-999), "unknown error");
+}
+
+static void test_own_state(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    uint8_t big[600] = {0};
+    assert_int_equal(gossip_node_set_state(n, "k", big, sizeof big), GOSSIP_ERR_OVERSIZE);
+    assert_int_equal(gossip_node_set_state(n, "", big, 1), GOSSIP_ERR_INVALID);
+    assert_int_equal(gossip_node_set_state(n, "k", (const uint8_t *)"v1", 2), 0);
+    uint64_t v1, v2;
+    const uint8_t *val;
+    size_t len;
+    assert_int_equal(gossip_node_get_state(n, NULL, "k", &val, &len, &v1), 0);
+    assert_memory_equal(val, "v1", 2);
+    assert_int_equal(gossip_node_set_state(n, "k", (const uint8_t *)"v2", 2), 0);
+    assert_int_equal(gossip_node_get_state(n, "me", "k", &val, &len, &v2), 0);
+    assert_true(v2 > v1);
+    assert_int_equal(gossip_node_del_state(n, "k"), 0);
+    assert_int_equal(gossip_node_get_state(n, NULL, "k", &val, &len, NULL), GOSSIP_ERR_NOT_FOUND);
+    assert_int_equal(gossip_node_del_state(n, "k"), GOSSIP_ERR_NOT_FOUND);
+    /* the key limit (64 by default, the address is one) */
+    int rc = 0, i;
+    for (i = 0; i < 100 && rc == 0; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "key%d", i);
+        rc = gossip_node_set_state(n, key, (const uint8_t *)"x", 1);
+    }
+    assert_int_equal(rc, GOSSIP_ERR_TOO_MANY);
+    assert_true(i <= 64);
+    gossip_node_free(n);
+}
+
+static wire_msg *msg;
+static uint8_t buf[2048];
+
+static void new_msg(uint8_t type)
+{
+    wire_msg_init(msg, sizeof buf);
+    msg->type = type;
+    msg->from = (wire_str){"peer", 4};
+    msg->addr = (wire_str){"10.0.0.2:7946", 13};
+}
+
+static void add_delta(const char *name, uint64_t gen, uint64_t from, uint64_t hb, int keys,
+                      int first_key)
+{
+    static char keybuf[4096][12];
+    wire_delta *d = &msg->deltas[msg->n_deltas++];
+    d->name = (wire_str){name, (uint32_t)strlen(name)};
+    d->generation = gen;
+    d->from_version = from;
+    d->heartbeat = hb;
+    d->kv_first = msg->n_kvs;
+    d->kv_count = (uint32_t)keys;
+    for (int i = 0; i < keys; i++) {
+        wire_kv *kv = &msg->kvs[msg->n_kvs];
+        int len = snprintf(keybuf[msg->n_kvs], sizeof keybuf[0], "k%d", first_key + i);
+        kv->key = (wire_str){keybuf[msg->n_kvs], (uint32_t)len};
+        kv->version = from + 1 + (uint64_t)i;
+        kv->value = (const uint8_t *)"v";
+        kv->value_len = 1;
+        kv->deleted = false;
+        msg->n_kvs++;
+    }
+}
+
+static int deliver(gossip_node *n)
+{
+    size_t len;
+    assert_int_equal(wire_encode(msg, buf, sizeof buf, &len), 0);
+    return gossip_node_recv(n, "10.0.0.2:7946", buf, len, 0);
+}
+
+static void test_garbage_changes_nothing(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    uint64_t hash = gossip_node_table_hash(n);
+    const uint8_t junk[] = "GS\x01\x02\x00\xdf\xff\xff\xff\xff";
+    assert_true(gossip_node_recv(n, "x", junk, sizeof junk - 1, 0) < 0);
+    assert_true(gossip_node_recv(n, "x", (const uint8_t *)"hello", 5, 0) < 0);
+    gossip_stats s;
+    gossip_node_get_stats(n, &s);
+    assert_int_equal(s.recv_errors, 2);
+    assert_int_equal(gossip_node_member_count(n), 1);
+    assert_int_equal(gossip_node_table_hash(n), hash);
+    gossip_node_free(n);
+}
+
+static void test_deltas_apply_and_notify(void **state)
+{
+    (void)state;
+    changes ch = {0};
+    gossip_node *n = make_node(&ch);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 7, 0, 1, 3, 0);
+    assert_int_equal(deliver(n), 0);
+    assert_int_equal(ch.joins, 1);
+    assert_int_equal(ch.states, 3);
+    gossip_member_info info;
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.generation, 7);
+    assert_int_equal(info.max_version, 3);
+    /* the same delta again changes nothing */
+    assert_int_equal(deliver(n), 0);
+    assert_int_equal(ch.states, 3);
+    /* a continuation */
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 7, 3, 0, 1, 3);
+    deliver(n);
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.max_version, 4);
+    assert_string_equal(ch.last_key, "k3");
+    /* a restart: new generation, from version 0 */
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 8, 0, 1, 1, 0);
+    deliver(n);
+    assert_int_equal(ch.restarts, 1);
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.generation, 8);
+    assert_int_equal(info.key_count, 1);
+    gossip_node_free(n);
+}
+
+static void test_inconsistent_deltas_are_refused_whole(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    gossip_member_info info;
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 1, 0, 1, 60, 0);
+    deliver(n);
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.key_count, 60);
+    uint64_t hash = gossip_node_table_hash(n);
+
+    /* ten more keys would pass max_keys (64): nothing of it is applied */
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 1, 60, 0, 10, 100);
+    deliver(n);
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.key_count, 60);
+    assert_int_equal(gossip_node_table_hash(n), hash);
+
+    /* a delta that starts past what we hold would leave a hole */
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 1, 70, 0, 1, 200);
+    deliver(n);
+    assert_int_equal(gossip_node_table_hash(n), hash);
+
+    /* an older generation */
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 0, 0, 5, 1, 300);
+    deliver(n);
+    assert_int_equal(gossip_node_table_hash(n), hash);
+
+    /* a new generation that does not start at 0 */
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("stranger", 1, 5, 0, 1, 0);
+    deliver(n);
+    assert_int_equal(gossip_node_member_find(n, "stranger", &info), GOSSIP_ERR_NOT_FOUND);
+    gossip_stats s;
+    gossip_node_get_stats(n, &s);
+    assert_true(s.deltas_stale >= 3);
+    gossip_node_free(n);
+}
+
+static void test_stale_news_of_self_is_refuted(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    gossip_member_info before, after;
+    gossip_node_member_find(n, NULL, &before);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("me", before.generation, 0, 500, 0, 0);
+    deliver(n);
+    gossip_node_member_find(n, NULL, &after);
+    assert_true(after.heartbeat > 500);
+    assert_true(after.max_version > 500);
+    gossip_node_free(n);
+}
+
+static void test_tick_schedule_and_seeds(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    sent = 0;
+    gossip_node_tick(n, 1000);
+    assert_int_equal(sent, 0); /* knows nobody, has no seed */
+    assert_int_equal(gossip_node_next_deadline(n), 2000);
+    assert_int_equal(gossip_node_add_seed(n, "10.0.0.9:7946"), 0);
+    assert_int_equal(gossip_node_add_seed(n, "10.0.0.9:7946"), 0); /* duplicate: kept once */
+    gossip_node_tick(n, 1500); /* not due */
+    assert_int_equal(sent, 0);
+    gossip_node_tick(n, 2000);
+    assert_int_equal(sent, 1);
+    gossip_node_tick(n, 9000); /* late: catches up with one round, not seven */
+    assert_int_equal(sent, 2);
+    assert_int_equal(gossip_node_next_deadline(n), 10000);
+    for (int i = 0; i < 20; i++) {
+        char seed[32];
+        snprintf(seed, sizeof seed, "10.0.1.%d:7946", i);
+        int rc = gossip_node_add_seed(n, seed);
+        assert_true(rc == 0 || rc == GOSSIP_ERR_FULL);
+    }
+    assert_int_equal(gossip_node_add_seed(n, ""), GOSSIP_ERR_INVALID);
+    gossip_node_free(n);
+}
+
+int main(void)
+{
+    msg = malloc(wire_msg_size(sizeof buf));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_is_validated),
+        cmocka_unit_test(test_own_state),
+        cmocka_unit_test(test_garbage_changes_nothing),
+        cmocka_unit_test(test_deltas_apply_and_notify),
+        cmocka_unit_test(test_inconsistent_deltas_are_refused_whole),
+        cmocka_unit_test(test_stale_news_of_self_is_refuted),
+        cmocka_unit_test(test_tick_schedule_and_seeds),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(msg);
+    return rc;
+}
