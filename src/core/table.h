@@ -31,8 +31,8 @@ typedef struct table {
     uint32_t n_chunks;
     uint32_t n;
     uint32_t max;                   /* configured bound */
-    uint32_t *index;                /* slots hold endpoint indices */
-    uint32_t index_cap;             /* power of two, >= 2 * n */
+    uint64_t *index;                /* slot: hash tag << 32 | endpoint index */
+    uint32_t index_cap;             /* power of two, >= 4/3 * n */
     uint64_t hash;                  /* XOR of all digests */
     uint64_t bucket_hash[TABLE_BUCKETS];
     uint32_t bucket_head[TABLE_BUCKETS];
