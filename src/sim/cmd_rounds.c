@@ -1,0 +1,328 @@
+/*
+ * cmd_rounds.c -- `gossip-sim rounds`: command line of the round model.
+ *
+ * Every argument is checked before anything runs; a bad one is named on
+ * stderr and the exit status is 2 (usage error), as for the other
+ * subcommands.  The model itself lives in rounds.c.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gossip/gossip.h"
+#include "sim/rounds.h"
+#include "sim/sim.h"
+
+#define EXIT_USAGE 2
+#define FLAG_MAX 32 /* longer than any flag we know */
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gossip-sim rounds --nodes N --mode push|pull|pushpull --fanout K\n"
+            "                         --trials T --seed S [--loss P] [--threads M] [--json]\n"
+            "\n"
+            "Synchronous round model of one rumor started at one random node.  In each\n"
+            "round every node contacts K distinct peers drawn uniformly from the other\n"
+            "N-1 nodes; information moves according to the state at the round's start.\n"
+            "Counts rounds until all N nodes are informed.\n"
+            "\n"
+            "  --nodes N     2 .. %u (ROUNDS_MAX_NODES)\n"
+            "  --mode M      push: informed nodes push; pull: uninformed nodes pull;\n"
+            "                pushpull: every node exchanges state with its peers\n"
+            "  --fanout K    1 .. min(N-1, %u) (ROUNDS_MAX_FANOUT)\n"
+            "  --trials T    independent runs, 1 .. %u (ROUNDS_MAX_TRIALS)\n"
+            "  --seed S      unsigned 64-bit integer; same arguments and seed, same results\n"
+            "  --loss P      each message lost independently with probability P in [0, 1);\n"
+            "                a pull or push-pull contact is a request and a reply\n"
+            "  --threads M   worker threads, 1 .. %u (default: online CPUs); the results\n"
+            "                do not depend on it\n"
+            "  --json        print one JSON object instead of the summary\n"
+            "\n"
+            "A trial stops after %u rounds (ROUNDS_MAX_ROUNDS) and is reported as capped.\n"
+            "See docs/theory.md for the model and the meaning of every output field.\n",
+            ROUNDS_MAX_NODES, ROUNDS_MAX_FANOUT, ROUNDS_MAX_TRIALS, ROUNDS_MAX_THREADS,
+            ROUNDS_MAX_ROUNDS);
+}
+
+/* Names the flag and what is wrong with it on stderr; returns the usage
+ * exit status so callers can `return usage_error(...)`. */
+__attribute__((format(printf, 2, 3)))
+static int usage_error(const char *flag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gossip-sim rounds: %s: ", flag);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(gossip-sim rounds --help shows the options)\n");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* Decimal digits only: no sign, no blanks, no trailing text. */
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = value;
+    return true;
+}
+
+static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
+                       uint32_t *out)
+{
+    uint64_t value;
+    if (!parse_u64(text, &value))
+        return usage_error(flag, "'%s' is not a non-negative integer", text);
+    if (value < min || value > max)
+        return usage_error(flag, "%s is out of range %llu .. %llu", text,
+                           (unsigned long long)min, (unsigned long long)max);
+    *out = (uint32_t)value;
+    return 0;
+}
+
+static int parse_loss(const char *flag, const char *text, double *out)
+{
+    char *end;
+    double value = strtod(text, &end); /* overflow gives inf; underflow ~0 is fine */
+    if (end == text || *end != '\0' || !isfinite(value))
+        return usage_error(flag, "'%s' is not a number", text);
+    if (!(value >= 0.0 && value < 1.0))
+        return usage_error(flag, "%s is not in [0, 1)", text);
+    *out = value;
+    return 0;
+}
+
+static uint32_t default_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        return 1;
+    return cpus > (long)ROUNDS_MAX_THREADS ? ROUNDS_MAX_THREADS : (uint32_t)cpus;
+}
+
+struct rounds_args {
+    struct rounds_config cfg;
+    bool json;
+    bool help;
+    /* which flags were given: to find missing required ones and repeats */
+    bool have_nodes, have_mode, have_fanout, have_trials, have_seed, have_threads, have_loss;
+};
+
+/* Applies one "--flag value" pair.  Returns 0 or EXIT_USAGE. */
+static int apply_option(struct rounds_args *a, const char *flag, const char *value)
+{
+    struct rounds_config *cfg = &a->cfg;
+    if (strcmp(flag, "--nodes") == 0) {
+        a->have_nodes = true;
+        return parse_count(flag, value, 2, ROUNDS_MAX_NODES, &cfg->nodes);
+    }
+    if (strcmp(flag, "--fanout") == 0) {
+        a->have_fanout = true;
+        return parse_count(flag, value, 1, ROUNDS_MAX_FANOUT, &cfg->fanout);
+    }
+    if (strcmp(flag, "--trials") == 0) {
+        a->have_trials = true;
+        return parse_count(flag, value, 1, ROUNDS_MAX_TRIALS, &cfg->trials);
+    }
+    if (strcmp(flag, "--threads") == 0) {
+        a->have_threads = true;
+        return parse_count(flag, value, 1, ROUNDS_MAX_THREADS, &cfg->threads);
+    }
+    if (strcmp(flag, "--seed") == 0) {
+        a->have_seed = true;
+        if (!parse_u64(value, &cfg->seed))
+            return usage_error(flag, "'%s' is not an unsigned 64-bit integer", value);
+        return 0;
+    }
+    if (strcmp(flag, "--loss") == 0) {
+        a->have_loss = true;
+        return parse_loss(flag, value, &cfg->loss);
+    }
+    if (strcmp(flag, "--mode") == 0) {
+        a->have_mode = true;
+        if (rounds_mode_parse(value, &cfg->mode) != 0)
+            return usage_error(flag, "'%s' is not one of push, pull, pushpull", value);
+        return 0;
+    }
+    return usage_error(flag, "unknown option");
+}
+
+static bool takes_value(const char *flag)
+{
+    static const char *const with_value[] = {"--nodes", "--mode",  "--fanout", "--trials",
+                                             "--seed",  "--loss", "--threads"};
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
+        if (strcmp(flag, with_value[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool already_given(const struct rounds_args *a, const char *flag)
+{
+    return (strcmp(flag, "--nodes") == 0 && a->have_nodes) ||
+           (strcmp(flag, "--mode") == 0 && a->have_mode) ||
+           (strcmp(flag, "--fanout") == 0 && a->have_fanout) ||
+           (strcmp(flag, "--trials") == 0 && a->have_trials) ||
+           (strcmp(flag, "--seed") == 0 && a->have_seed) ||
+           (strcmp(flag, "--loss") == 0 && a->have_loss) ||
+           (strcmp(flag, "--threads") == 0 && a->have_threads);
+}
+
+/* Accepts "--flag value" and "--flag=value". */
+static int parse_args(int argc, char **argv, struct rounds_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = true;
+            return 0;
+        }
+        if (strcmp(arg, "--json") == 0) {
+            a->json = true;
+            continue;
+        }
+        char flag[FLAG_MAX];
+        const char *equals = strchr(arg, '=');
+        size_t flag_len = equals != NULL ? (size_t)(equals - arg) : strlen(arg);
+        if (flag_len >= sizeof flag)
+            return usage_error(arg, "unknown option");
+        memcpy(flag, arg, flag_len);
+        flag[flag_len] = '\0';
+        if (!takes_value(flag))
+            return usage_error(arg, "unknown option");
+        if (already_given(a, flag))
+            return usage_error(flag, "given twice");
+        const char *value;
+        if (equals != NULL)
+            value = equals + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else
+            return usage_error(flag, "missing value");
+        int rc = apply_option(a, flag, value);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_required(const struct rounds_args *a)
+{
+    const struct {
+        bool given;
+        const char *flag;
+    } required[] = {{a->have_nodes, "--nodes"},   {a->have_mode, "--mode"},
+                    {a->have_fanout, "--fanout"}, {a->have_trials, "--trials"},
+                    {a->have_seed, "--seed"}};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!required[i].given)
+            return usage_error(required[i].flag, "missing (required)");
+    if (a->cfg.fanout >= a->cfg.nodes)
+        return usage_error("--fanout", "%u must be less than --nodes (%u): a node never "
+                           "contacts itself", a->cfg.fanout, a->cfg.nodes);
+    return 0;
+}
+
+/* The formula holds for fanout 1 without loss; elsewhere there is none. */
+static bool theory_applies(const struct rounds_config *cfg)
+{
+    return cfg->fanout == 1 && cfg->loss == 0.0;
+}
+
+/* The shortest of %.15g / %.17g that reads back as the same double, so
+ * that 0.1 prints as 0.1 and every value still round-trips. */
+static void print_json_double(double value)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.15g", value);
+    if (strtod(text, NULL) != value)
+        snprintf(text, sizeof text, "%.17g", value);
+    fputs(text, stdout);
+}
+
+static void print_json(const struct rounds_config *cfg, const struct rounds_summary *s)
+{
+    printf("{\"nodes\":%u,\"mode\":\"%s\",\"fanout\":%u,\"trials\":%u,\"seed\":%llu,"
+           "\"loss\":",
+           cfg->nodes, rounds_mode_name(cfg->mode), cfg->fanout, cfg->trials,
+           (unsigned long long)cfg->seed);
+    print_json_double(cfg->loss);
+    printf(",\"threads\":%u,", cfg->threads);
+    printf("\"rounds_mean\":%.6f,\"rounds_stddev\":%.6f,\"rounds_min\":%u,"
+           "\"rounds_p99\":%u,\"rounds_max\":%u,\"trials_capped\":%u,\"max_rounds\":%u,",
+           s->rounds_mean, s->rounds_stddev, s->rounds_min, s->rounds_p99, s->rounds_max,
+           s->trials_capped, ROUNDS_MAX_ROUNDS);
+    printf("\"messages_per_node\":%.6f,\"node_rounds\":%llu,\"elapsed_sec\":%.6f,"
+           "\"node_rounds_per_sec\":%.0f,",
+           s->messages_per_node, (unsigned long long)s->node_rounds, s->elapsed_sec,
+           s->node_rounds_per_sec);
+    if (theory_applies(cfg))
+        printf("\"theory_rounds\":%.6f,\"theory_formula\":\"%s\"}\n",
+               rounds_theory(cfg->mode, cfg->nodes), rounds_theory_formula(cfg->mode));
+    else
+        printf("\"theory_rounds\":null,\"theory_formula\":null}\n");
+}
+
+static void print_summary(const struct rounds_config *cfg, const struct rounds_summary *s)
+{
+    printf("%s, N=%u, fanout %u, loss %g: %u trials (seed %llu, %u threads)\n",
+           rounds_mode_name(cfg->mode), cfg->nodes, cfg->fanout, cfg->loss, cfg->trials,
+           (unsigned long long)cfg->seed, cfg->threads);
+    printf("rounds to inform all: mean %.2f  stddev %.2f  min %u  p99 %u  max %u\n",
+           s->rounds_mean, s->rounds_stddev, s->rounds_min, s->rounds_p99, s->rounds_max);
+    if (theory_applies(cfg))
+        printf("theory (%s): %.2f\n", rounds_theory_formula(cfg->mode),
+               rounds_theory(cfg->mode, cfg->nodes));
+    printf("contacts per node: %.2f\n", s->messages_per_node);
+    printf("speed: %.3g node-rounds/s (%.2f s)\n", s->node_rounds_per_sec, s->elapsed_sec);
+}
+
+int sim_cmd_rounds(int argc, char **argv)
+{
+    struct rounds_args args = {.cfg = {.threads = default_threads()}};
+    int rc = parse_args(argc, argv, &args);
+    if (rc != 0)
+        return rc;
+    if (args.help) {
+        print_usage(stdout);
+        return 0;
+    }
+    rc = check_required(&args);
+    if (rc != 0)
+        return rc;
+    const char *problem = rounds_config_problem(&args.cfg);
+    if (problem != NULL) { /* the checks above should have caught it */
+        fprintf(stderr, "gossip-sim rounds: %s\n", problem);
+        return EXIT_USAGE;
+    }
+
+    struct rounds_summary summary;
+    rc = rounds_run(&args.cfg, &summary);
+    if (rc != 0) {
+        fprintf(stderr, "gossip-sim rounds: %s\n",
+                rc == GOSSIP_ERR_NOMEM ? "out of memory" : "invalid configuration");
+        return 1;
+    }
+    if (summary.trials_capped > 0)
+        fprintf(stderr,
+                "gossip-sim rounds: warning: %u of %u trials stopped at %u rounds "
+                "(ROUNDS_MAX_ROUNDS) with nodes still uninformed\n",
+                summary.trials_capped, args.cfg.trials, ROUNDS_MAX_ROUNDS);
+    if (args.json)
+        print_json(&args.cfg, &summary);
+    else
+        print_summary(&args.cfg, &summary);
+    return 0;
+}
