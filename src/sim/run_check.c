@@ -1,0 +1,227 @@
+/* run_check.c -- the convergence invariant.
+ *
+ * Once the faults are over and settle_ms has passed, every live node must
+ * hold the latest endpoint state of every live node: for each (observer,
+ * subject) pair, gossip_node_member_find(observer, subject) reports the
+ * subject's own (generation, max_version), and all live nodes agree on
+ * gossip_node_table_hash (which also covers the members that are down).
+ *
+ * With heartbeat_bump every node bumps its version every period, so the
+ * table never stands still; then the check compares generations and the
+ * versions of the keys the scenario writes, and skips the table hash.
+ *
+ * A safety check runs on every change an engine reports, at every step:
+ * nothing may be learnt that its owner never had -- no generation above
+ * the owner's current one, no key version above the owner's own. */
+#include "sim/run_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Distinct keys compared per pair when heartbeat_bump is on. */
+#define SIM_MAX_CHECKED_KEYS 16u
+
+struct check_ctx {
+    struct sim_run *run;
+    const char *when;
+    uint32_t *live;              /* indices of live nodes */
+    uint32_t live_count;
+    gossip_member_info *self;    /* self view, indexed by node index */
+    const char *keys[SIM_MAX_CHECKED_KEYS];
+    uint32_t key_count;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int violation(struct check_ctx *ctx, const char *fmt, ...)
+{
+    struct sim_result *r = &ctx->run->result;
+    if (r->violation[0])
+        return -1;
+    int n = snprintf(r->violation, sizeof r->violation, "at %s (t=%llu ms): ", ctx->when,
+                     (unsigned long long)(ctx->run->now_us / 1000));
+    if (n >= 0 && (size_t)n < sizeof r->violation) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->violation + n, sizeof r->violation - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static void collect_written_keys(struct check_ctx *ctx)
+{
+    const struct scenario *s = ctx->run->scn;
+    for (uint32_t i = 0; i < s->write_count && ctx->key_count < SIM_MAX_CHECKED_KEYS; i++) {
+        int seen = 0;
+        for (uint32_t k = 0; k < ctx->key_count && !seen; k++)
+            seen = strcmp(ctx->keys[k], s->writes[i].key) == 0;
+        if (!seen)
+            ctx->keys[ctx->key_count++] = s->writes[i].key;
+    }
+}
+
+/* Same version of every written key (or both without it). */
+static int compare_keys(struct check_ctx *ctx, uint32_t observer, uint32_t subject)
+{
+    const struct sim_node *obs = &ctx->run->nodes[observer];
+    const struct sim_node *sub = &ctx->run->nodes[subject];
+    for (uint32_t k = 0; k < ctx->key_count; k++) {
+        const uint8_t *value;
+        size_t len;
+        uint64_t want = 0, got = 0;
+        int want_rc = gossip_node_get_state(sub->engine, NULL, ctx->keys[k], &value, &len, &want);
+        int got_rc = gossip_node_get_state(obs->engine, sub->name, ctx->keys[k], &value, &len,
+                                           &got);
+        if (want_rc != got_rc || want != got)
+            return violation(ctx, "%s sees key %s of %s at version %llu, %s itself has %llu",
+                             obs->name, ctx->keys[k], sub->name, (unsigned long long)got,
+                             sub->name, (unsigned long long)want);
+    }
+    return 0;
+}
+
+static int check_pair(struct check_ctx *ctx, uint32_t observer, uint32_t subject)
+{
+    const struct sim_node *obs = &ctx->run->nodes[observer];
+    const struct sim_node *sub = &ctx->run->nodes[subject];
+    const gossip_member_info *want = &ctx->self[subject];
+    gossip_member_info got;
+    if (gossip_node_member_find(obs->engine, sub->name, &got) != GOSSIP_OK)
+        return violation(ctx, "%s (%zu members) does not know %s (%zu members)", obs->name,
+                         gossip_node_member_count(obs->engine), sub->name,
+                         gossip_node_member_count(sub->engine));
+    int bump = ctx->run->scn->heartbeat_bump;
+    if (got.generation != want->generation || (!bump && got.max_version != want->max_version))
+        return violation(ctx,
+                         "%s sees %s at (generation %llu, max_version %llu), %s itself is at "
+                         "(%llu, %llu)",
+                         obs->name, sub->name, (unsigned long long)got.generation,
+                         (unsigned long long)got.max_version, sub->name,
+                         (unsigned long long)want->generation,
+                         (unsigned long long)want->max_version);
+    return bump ? compare_keys(ctx, observer, subject) : 0;
+}
+
+static int check_observer(struct check_ctx *ctx, uint32_t observer)
+{
+    for (uint32_t j = 0; j < ctx->live_count; j++)
+        if (check_pair(ctx, observer, ctx->live[j]) != 0)
+            return -1;
+    return 0;
+}
+
+static int check_hashes(struct check_ctx *ctx)
+{
+    const struct sim_node *first = &ctx->run->nodes[ctx->live[0]];
+    uint64_t expected = gossip_node_table_hash(first->engine);
+    for (uint32_t j = 1; j < ctx->live_count; j++) {
+        const struct sim_node *node = &ctx->run->nodes[ctx->live[j]];
+        uint64_t hash = gossip_node_table_hash(node->engine);
+        if (hash != expected)
+            return violation(ctx, "table hash of %s (%016llx, %zu members) differs from %s "
+                             "(%016llx, %zu members)",
+                             node->name, (unsigned long long)hash,
+                             gossip_node_member_count(node->engine), first->name,
+                             (unsigned long long)expected,
+                             gossip_node_member_count(first->engine));
+    }
+    return 0;
+}
+
+static int run_checks(struct check_ctx *ctx)
+{
+    struct sim_run *run = ctx->run;
+    for (uint32_t i = 0; i < run->scn->nodes; i++) {
+        const struct sim_node *node = &run->nodes[i];
+        if (!node->engine)
+            continue;
+        ctx->live[ctx->live_count++] = i;
+        if (gossip_node_member_find(node->engine, node->name, &ctx->self[i]) != GOSSIP_OK)
+            return violation(ctx, "%s does not know itself", node->name);
+    }
+    if (ctx->live_count == 0)
+        return 0;
+    uint32_t observers = ctx->live_count <= SIM_PAIRWISE_CHECK_MAX_NODES ? ctx->live_count : 1;
+    for (uint32_t i = 0; i < observers; i++)
+        if (check_observer(ctx, ctx->live[i]) != 0)
+            return -1;
+    if (!run->scn->heartbeat_bump && check_hashes(ctx) != 0)
+        return -1;
+    return 0;
+}
+
+int sim_check_invariant(struct sim_run *run, const char *when)
+{
+    struct check_ctx ctx = {.run = run, .when = when};
+    ctx.live = malloc(run->scn->nodes * sizeof *ctx.live);
+    ctx.self = malloc(run->scn->nodes * sizeof *ctx.self);
+    int rc;
+    if (!ctx.live || !ctx.self) {
+        rc = violation(&ctx, "out of memory while checking");
+    } else {
+        if (run->scn->heartbeat_bump)
+            collect_written_keys(&ctx);
+        rc = run_checks(&ctx);
+    }
+    free(ctx.live);
+    free(ctx.self);
+    return rc;
+}
+
+/* Records the first safety violation; counts all of them. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void safety_violation(struct sim_run *run, const char *fmt, ...)
+{
+    struct sim_result *r = &run->result;
+    r->safety_violations++;
+    if (r->violation[0])
+        return;
+    int n = snprintf(r->violation, sizeof r->violation, "safety at t=%llu ms: ",
+                     (unsigned long long)(run->now_us / 1000));
+    if (n >= 0 && (size_t)n < sizeof r->violation) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->violation + n, sizeof r->violation - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+}
+
+void sim_check_change(struct sim_node *observer, const gossip_change *change)
+{
+    struct sim_run *run = observer->run;
+    int32_t index = sim_node_index_of(run, change->name);
+    if (index < 0) {
+        safety_violation(run, "%s reported a change about unknown member '%s'", observer->name,
+                         change->name ? change->name : "(null)");
+        return;
+    }
+    const struct sim_node *owner = &run->nodes[index];
+    /* A node that is down (or inside its own start) cannot be asked. */
+    if (!owner->engine || owner == observer)
+        return;
+    if (change->generation > owner->generation) {
+        safety_violation(run, "%s learnt generation %llu of %s, which is only at %llu",
+                         observer->name, (unsigned long long)change->generation, owner->name,
+                         (unsigned long long)owner->generation);
+        return;
+    }
+    if (change->kind != GOSSIP_CHANGE_STATE || !change->key ||
+        change->generation != owner->generation)
+        return;
+    const uint8_t *value;
+    size_t len;
+    uint64_t own = 0;
+    if (gossip_node_get_state(owner->engine, NULL, change->key, &value, &len, &own) !=
+            GOSSIP_OK ||
+        change->version > own)
+        safety_violation(run, "%s learnt %s's key %s at version %llu; %s has version %llu",
+                         observer->name, owner->name, change->key,
+                         (unsigned long long)change->version, owner->name,
+                         (unsigned long long)own);
+}
