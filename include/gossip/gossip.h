@@ -93,6 +93,7 @@ typedef struct gossip_config {
     uint32_t max_value_size;     /* bytes per app-state value; default 512 */
     uint32_t max_seeds;          /* seed addresses kept; default 16 */
     uint32_t syn_window;         /* digests from the rotating window per SYN; default 8 */
+    uint32_t burst_datagrams;    /* datagrams one answer may span when far behind; default 4 */
     int heartbeat_bump;          /* Cassandra-style: bump heartbeat every period */
     const gossip_allocator *allocator; /* NULL: libc */
 } gossip_config;
@@ -102,6 +103,8 @@ void gossip_config_init(gossip_config *cfg);
 
 /* ---- callbacks --------------------------------------------------------- */
 
+/* A JOIN or RESTART is reported first; every key that the same delta
+ * brought is then reported as a STATE change of its own. */
 enum gossip_change_kind {
     GOSSIP_CHANGE_JOIN = 1,       /* a member we did not know */
     GOSSIP_CHANGE_RESTART = 2,    /* a known member with a higher generation */
@@ -150,8 +153,11 @@ void gossip_node_free(gossip_node *node);
 int gossip_node_add_seed(gossip_node *node, const char *addr);
 
 /* Runs whatever periodic work is due at `now_ms` (gossip rounds).  Call it
- * at gossip_node_next_deadline() or later; calling early is harmless. */
+ * at gossip_node_next_deadline() or later; calling early is harmless.  The
+ * first tick runs a round at once. */
 int gossip_node_tick(gossip_node *node, uint64_t now_ms);
+/* When the next tick is due: 0 before the first tick (due now), then the
+ * time of the next round on the node's clock. */
 uint64_t gossip_node_next_deadline(const gossip_node *node);
 
 /* Feeds one received datagram.  Returns a negative error for input that was

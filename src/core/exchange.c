@@ -112,17 +112,38 @@ static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
     return 0;
 }
 
-static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p)
+static void begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags);
+
+/* Writes the planned deltas, most out-of-date first, as the last section of
+ * the message in `w`.  When they overflow it, the full datagram is sent to
+ * `addr` and the rest continues in another of the same type, up to
+ * `burst_datagrams` in all: a node that is far behind (a newcomer, a healed
+ * partition) catches up several times faster, while a cluster in sync never
+ * needs more than one.  The caller sends what is left in `w`. */
+static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p, const char *addr)
 {
     if (p->n == 0)
         return;
     qsort(p->items, p->n, sizeof p->items[0], by_staleness_desc);
     if (wire_open_array(w, WK_DELTAS))
         return;
+    uint8_t type = w->buf[3];
+    uint32_t datagrams = 1;
     for (uint32_t i = 0; i < p->n; i++) {
-        if (write_delta(w, table_ep(&n->tbl, p->items[i].idx), p->items[i].from_version) &&
-            wire_room(w) < 64)
-            break; /* nearly full: smaller deltas later in the list won't fit either */
+        endpoint *ep = table_ep(&n->tbl, p->items[i].idx);
+        if (write_delta(w, ep, p->items[i].from_version) == 0)
+            continue;
+        if (datagrams > 1 && wire_array_count(w) == 0)
+            continue; /* too big even for an empty datagram: skipped */
+        if (datagrams == n->cfg.burst_datagrams)
+            break;    /* the rest waits for a later round */
+        wire_close_array(w);
+        node_send(n, addr, wire_finish(w), type);
+        begin_msg(n, w, type, 0);
+        if (wire_open_array(w, WK_DELTAS))
+            return;
+        datagrams++;
+        (void)write_delta(w, ep, p->items[i].from_version);
     }
     wire_close_array(w);
 }
@@ -286,6 +307,29 @@ static void gossip_to(gossip_node *n, const char *addr)
 
 #define MAX_FANOUT 64
 
+static bool is_seed(const gossip_node *n, const char *addr)
+{
+    for (uint32_t i = 0; i < n->n_seeds; i++)
+        if (strcmp(n->seeds[i], addr) == 0)
+            return true;
+    return false;
+}
+
+/* Cassandra's rule: besides the random peers, gossip to a random seed when
+ * we know nobody else, and otherwise with probability seeds / members when
+ * no seed was among this round's peers.  Without it, nodes that met each
+ * other before they reached a seed form islands that never merge. */
+static void maybe_gossip_to_seed(gossip_node *n, bool seed_contacted, uint32_t sent)
+{
+    if (n->n_seeds == 0 || seed_contacted)
+        return;
+    if (sent > 0 && gossip_rng_below(&n->rng, n->tbl.n) >= n->n_seeds)
+        return;
+    const char *seed = n->seeds[gossip_rng_below(&n->rng, n->n_seeds)];
+    if (strcmp(seed, n->cfg.addr) != 0)
+        gossip_to(n, seed);
+}
+
 void exchange_run_round(gossip_node *n)
 {
     uint32_t peers[MAX_FANOUT];
@@ -293,18 +337,15 @@ void exchange_run_round(gossip_node *n)
     uint32_t got = pick_peers(n, k, peers);
     char addr[GOSSIP_MAX_ADDR + 1];
     uint32_t sent = 0;
+    bool seed_contacted = false;
     for (uint32_t i = 0; i < got; i++) {
         if (node_member_addr(n, peers[i], addr, sizeof addr)) {
             gossip_to(n, addr);
+            seed_contacted |= is_seed(n, addr);
             sent++;
         }
     }
-    if (sent == 0 && n->n_seeds > 0) {
-        /* Nobody known yet (or nobody reachable): knock on a seed. */
-        const char *seed = n->seeds[gossip_rng_below(&n->rng, n->n_seeds)];
-        if (strcmp(seed, n->cfg.addr) != 0)
-            gossip_to(n, seed);
-    }
+    maybe_gossip_to_seed(n, seed_contacted, sent);
 }
 
 /* ---- answering ------------------------------------------------------------ */
@@ -444,8 +485,8 @@ static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
     wire_writer w;
     begin_msg(n, &w, GOSSIP_MSG_ACK, no_flags);
     write_requests(&w, reqs, n_reqs);
-    write_deltas(n, &w, deltas);
     write_bucket_listing(n, &w, m);
+    write_deltas(n, &w, deltas, from_addr);
     if (w.map_count > ACK_HEAD_FIELDS) /* nothing to say: in sync, stay quiet */
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK);
 }
@@ -503,7 +544,7 @@ static void on_ack(gossip_node *n, const char *from_addr, const wire_msg *m)
         wire_writer w;
         begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
         write_requests(&w, reqs, n_reqs);
-        write_deltas(n, &w, deltas);
+        write_deltas(n, &w, deltas, from_addr);
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
     }
 }
@@ -521,7 +562,7 @@ static void on_ack2(gossip_node *n, const char *from_addr, const wire_msg *m)
     if (deltas->n) {
         wire_writer w;
         begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
-        write_deltas(n, &w, deltas);
+        write_deltas(n, &w, deltas, from_addr);
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
     }
 }

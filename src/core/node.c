@@ -20,6 +20,7 @@ void gossip_config_init(gossip_config *cfg)
     cfg->max_value_size = 512;
     cfg->max_seeds = 16;
     cfg->syn_window = 8;
+    cfg->burst_datagrams = 4;
     cfg->generation = 1;
 }
 
@@ -60,6 +61,8 @@ static int validate_config(const gossip_config *c)
         return GOSSIP_ERR_INVALID;
     /* One entry must fit a datagram with room for the frame around it. */
     if (c->max_value_size > c->mtu - 256)
+        return GOSSIP_ERR_INVALID;
+    if (c->burst_datagrams < 1 || c->burst_datagrams > 16)
         return GOSSIP_ERR_INVALID;
     if (c->syn_window > c->mtu / WIRE_MIN_DIGEST)
         return GOSSIP_ERR_INVALID;
