@@ -7,6 +7,7 @@
 #ifndef GOSSIP_TESTS_MININET_H
 #define GOSSIP_TESTS_MININET_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ typedef struct mininet {
     size_t max_datagram_seen;
     uint64_t delivered, dropped;
     gossip_config base;
+    const gossip_callbacks *callbacks; /* NULL: mn_callbacks */
 } mininet;
 
 static inline int mn_index_of(const char *addr)
@@ -71,7 +73,8 @@ static inline int mn_start_node(mininet *net, int i)
     cfg.addr = addr;
     cfg.generation = ++net->generation[i];
     cfg.seed = (uint64_t)i * 7919 + net->generation[i];
-    int rc = gossip_node_new(&net->nodes[i], &cfg, &mn_callbacks, net);
+    int rc = gossip_node_new(&net->nodes[i], &cfg, net->callbacks ? net->callbacks : &mn_callbacks,
+                             net);
     if (rc)
         return rc;
     if (i != 0)
@@ -120,17 +123,27 @@ static inline void mn_deliver_all(mininet *net)
     net->q_len = 0;
 }
 
-/* One gossip period: every live node ticks, then all traffic settles. */
-static inline void mn_round(mininet *net)
+/* Time advances in steps of MININET_STEP_MS; in each step every live node
+ * whose deadline has come ticks, then all traffic settles (zero latency). */
+#define MININET_STEP_MS 50
+
+static inline void mn_step(mininet *net)
 {
+    net->now += MININET_STEP_MS;
     for (int i = 0; i < net->n; i++) {
-        if (!net->alive[i])
+        if (!net->alive[i] || gossip_node_next_deadline(net->nodes[i]) > net->now)
             continue;
         net->sender = i;
         gossip_node_tick(net->nodes[i], net->now);
     }
     mn_deliver_all(net);
-    net->now += net->base.gossip_interval_ms;
+}
+
+/* One gossip period. */
+static inline void mn_round(mininet *net)
+{
+    for (uint32_t t = 0; t < net->base.gossip_interval_ms; t += MININET_STEP_MS)
+        mn_step(net);
 }
 
 /* Converged: every live node knows every live node at its own digest. */

@@ -19,7 +19,7 @@ static void assert_hashes_recompute(const table *t)
     uint32_t sizes[TABLE_BUCKETS] = {0};
     for (uint32_t i = 0; i < t->n; i++) {
         const endpoint *ep = table_ep(t, i);
-        uint64_t d = gossip_digest_hash(ep_name(ep), ep->name_len, ep->generation, ep->max_version);
+        uint64_t d = endpoint_digest(ep);
         assert_int_equal(d, ep->digest);
         all ^= d;
         buckets[ep->bucket] ^= d;
@@ -57,6 +57,8 @@ static void test_index_and_hashes_under_random_changes(void **state)
             if (gossip_rng_below(&rng, 10) == 0)
                 endpoint_reset(ep, a, ep->generation + 1);
             ep->heartbeat += 1 + gossip_rng_below(&rng, 3);
+            if (gossip_rng_below(&rng, 4) == 0)
+                ep->status = (uint8_t)gossip_rng_below(&rng, 4);
             table_changed(&t, idx);
         }
         if (step % 2000 == 0)

@@ -51,6 +51,9 @@ static void random_digests(gossip_rng *rng, wire_digest *d, uint32_t *n)
         d[i].name = random_text(rng, GOSSIP_MAX_NAME);
         d[i].generation = random_u64(rng);
         d[i].max_version = random_u64(rng);
+        d[i].has_record = gossip_rng_below(rng, 2);
+        d[i].incarnation = d[i].has_record ? random_u64(rng) : 0;
+        d[i].status = d[i].has_record ? (uint8_t)gossip_rng_below(rng, WIRE_MAX_STATUS + 1) : 0;
     }
 }
 
@@ -76,6 +79,21 @@ static void random_msg(gossip_rng *rng, wire_msg *m)
     }
     random_digests(rng, m->digests, &m->n_digests);
     random_digests(rng, m->requests, &m->n_requests);
+    if (gossip_rng_below(rng, 2)) {
+        m->has_seq = true;
+        m->seq = random_u64(rng);
+        m->target = random_text(rng, GOSSIP_MAX_NAME);
+        m->target_addr = random_text(rng, GOSSIP_MAX_ADDR);
+    }
+    m->n_news = (uint32_t)gossip_rng_below(rng, 5);
+    for (uint32_t i = 0; i < m->n_news; i++) {
+        wire_news *e = &m->news[i];
+        e->name = random_text(rng, GOSSIP_MAX_NAME);
+        e->generation = random_u64(rng);
+        e->incarnation = random_u64(rng);
+        e->status = (uint8_t)gossip_rng_below(rng, WIRE_MAX_STATUS + 1);
+        e->from = random_text(rng, GOSSIP_MAX_NAME);
+    }
     m->n_deltas = (uint32_t)gossip_rng_below(rng, 6);
     for (uint32_t i = 0; i < m->n_deltas; i++) {
         wire_delta *d = &m->deltas[i];
@@ -83,6 +101,9 @@ static void random_msg(gossip_rng *rng, wire_msg *m)
         d->generation = random_u64(rng);
         d->from_version = random_u64(rng);
         d->heartbeat = random_u64(rng);
+        d->has_record = true; /* our encoder always writes the record */
+        d->incarnation = random_u64(rng);
+        d->status = (uint8_t)gossip_rng_below(rng, WIRE_MAX_STATUS + 1);
         d->kv_first = m->n_kvs;
         d->kv_count = (uint32_t)gossip_rng_below(rng, 5);
         for (uint32_t k = 0; k < d->kv_count; k++) {
@@ -109,7 +130,7 @@ static void random_msg(gossip_rng *rng, wire_msg *m)
 
 static bool str_eq(wire_str a, wire_str b)
 {
-    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
 static void assert_digests_equal(const wire_digest *x, const wire_digest *y, uint32_t n)
@@ -118,6 +139,9 @@ static void assert_digests_equal(const wire_digest *x, const wire_digest *y, uin
         assert_true(str_eq(x[i].name, y[i].name));
         assert_int_equal(x[i].generation, y[i].generation);
         assert_int_equal(x[i].max_version, y[i].max_version);
+        assert_int_equal(x[i].has_record, y[i].has_record);
+        assert_int_equal(x[i].incarnation, y[i].incarnation);
+        assert_int_equal(x[i].status, y[i].status);
     }
 }
 
@@ -138,6 +162,18 @@ static void assert_msgs_equal(const wire_msg *x, const wire_msg *y)
     assert_digests_equal(x->digests, y->digests, x->n_digests);
     assert_int_equal(x->n_requests, y->n_requests);
     assert_digests_equal(x->requests, y->requests, x->n_requests);
+    assert_int_equal(x->has_seq, y->has_seq);
+    assert_int_equal(x->seq, y->seq);
+    assert_true(str_eq(x->target, y->target));
+    assert_true(str_eq(x->target_addr, y->target_addr));
+    assert_int_equal(x->n_news, y->n_news);
+    for (uint32_t i = 0; i < x->n_news; i++) {
+        assert_true(str_eq(x->news[i].name, y->news[i].name));
+        assert_true(str_eq(x->news[i].from, y->news[i].from));
+        assert_int_equal(x->news[i].generation, y->news[i].generation);
+        assert_int_equal(x->news[i].incarnation, y->news[i].incarnation);
+        assert_int_equal(x->news[i].status, y->news[i].status);
+    }
     assert_int_equal(x->n_deltas, y->n_deltas);
     assert_int_equal(x->n_kvs, y->n_kvs);
     for (uint32_t i = 0; i < x->n_deltas; i++) {
@@ -146,6 +182,8 @@ static void assert_msgs_equal(const wire_msg *x, const wire_msg *y)
         assert_int_equal(a->generation, b->generation);
         assert_int_equal(a->from_version, b->from_version);
         assert_int_equal(a->heartbeat, b->heartbeat);
+        assert_int_equal(a->incarnation, b->incarnation);
+        assert_int_equal(a->status, b->status);
         assert_int_equal(a->kv_count, b->kv_count);
         for (uint32_t k = 0; k < a->kv_count; k++) {
             const wire_kv *p = &x->kvs[a->kv_first + k], *q = &y->kvs[b->kv_first + k];

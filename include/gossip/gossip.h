@@ -93,6 +93,19 @@ typedef struct gossip_config {
     uint32_t max_value_size;     /* bytes per app-state value; default 512 */
     uint32_t max_seeds;          /* seed addresses kept; default 16 */
     uint32_t syn_window;         /* digests from the rotating window per SYN; default 8 */
+
+    /* Failure detection: SWIM probes with Lifeguard (docs/failure-detection.md) */
+    uint32_t probe_interval_ms;  /* one probe per interval; default 1000; 0: no probing */
+    uint32_t probe_timeout_ms;   /* direct ack deadline before indirect probes; default 500 */
+    uint32_t indirect_checks;    /* members asked to probe indirectly; default 3 */
+    uint32_t suspicion_min_mult; /* min suspicion = mult * log10(N) * probe interval; default 2 */
+    uint32_t suspicion_max_mult; /* max suspicion = this * min (no confirmations); default 3 */
+    uint32_t retransmit_mult;    /* news retransmits = mult * ceil(log10(N + 1)); default 4 */
+    uint32_t awareness_max;      /* Lifeguard local health 0..max-1; default 8 */
+    uint32_t reap_timeout_ms;    /* dead and left members kept this long; default 3600000 */
+    uint32_t leave_timeout_ms;   /* graceful leave waits at most this long; default 5000 */
+    uint32_t monitored_peers;    /* phi-accrual detectors kept (bounded set); default 16 */
+    uint32_t phi_threshold_x100; /* phi second opinion before suspicion, x100; default 800 */
     uint32_t burst_datagrams;    /* datagrams one answer may span when far behind; default 4 */
     int heartbeat_bump;          /* Cassandra-style: bump heartbeat every period */
     const gossip_allocator *allocator; /* NULL: libc */
@@ -100,6 +113,16 @@ typedef struct gossip_config {
 
 /* Fills `cfg` with the defaults above (name and addr NULL). */
 void gossip_config_init(gossip_config *cfg);
+
+enum gossip_member_status {
+    GOSSIP_STATUS_ALIVE = 0,
+    GOSSIP_STATUS_SUSPECT = 1,
+    GOSSIP_STATUS_DEAD = 2,
+    GOSSIP_STATUS_LEFT = 3,
+};
+
+/* "alive", "suspect", "dead", "left" (or "unknown"). */
+const char *gossip_status_name(int status);
 
 /* ---- callbacks --------------------------------------------------------- */
 
@@ -109,6 +132,11 @@ enum gossip_change_kind {
     GOSSIP_CHANGE_JOIN = 1,       /* a member we did not know */
     GOSSIP_CHANGE_RESTART = 2,    /* a known member with a higher generation */
     GOSSIP_CHANGE_STATE = 3,      /* an application-state key got a newer value */
+    GOSSIP_CHANGE_ALIVE = 4,      /* a suspected or dead member is alive again */
+    GOSSIP_CHANGE_SUSPECT = 5,    /* this node now suspects the member */
+    GOSSIP_CHANGE_DEAD = 6,       /* this node now holds the member dead */
+    GOSSIP_CHANGE_LEFT = 7,       /* the member left gracefully */
+    GOSSIP_CHANGE_REAPED = 8,     /* a dead or left member was forgotten */
 };
 
 typedef struct gossip_change {
@@ -119,6 +147,7 @@ typedef struct gossip_change {
     const uint8_t *value;         /* GOSSIP_CHANGE_STATE only; NULL if deleted */
     size_t value_len;
     uint64_t version;             /* version of the key (or max version) */
+    uint64_t incarnation;         /* status changes: the member's incarnation */
 } gossip_change;
 
 enum gossip_log_level {
@@ -177,6 +206,12 @@ int gossip_node_get_state(const gossip_node *node, const char *name,
                           const char *key, const uint8_t **value,
                           size_t *len, uint64_t *version);
 
+/* Graceful leave: announces "left", keeps answering until the news has
+ * spread (bounded by leave_timeout_ms), then gossip_node_has_left() turns
+ * true and the node sends nothing more. */
+int gossip_node_leave(gossip_node *node, uint64_t now_ms);
+int gossip_node_has_left(const gossip_node *node);
+
 /* ---- introspection ----------------------------------------------------- */
 
 typedef struct gossip_member_info {
@@ -187,6 +222,10 @@ typedef struct gossip_member_info {
     uint64_t max_version;
     uint32_t key_count;           /* live (non-deleted) app-state keys */
     int is_self;
+    enum gossip_member_status status;
+    uint64_t incarnation;
+    uint64_t status_since_ms;     /* this node's clock when the status last changed */
+    double phi;                   /* phi accrual, for monitored peers; -1 if not monitored */
 } gossip_member_info;
 
 size_t gossip_node_member_count(const gossip_node *node);
@@ -212,7 +251,10 @@ enum gossip_msg_type {
     GOSSIP_MSG_ACK = 2,
     GOSSIP_MSG_ACK2 = 3,
     GOSSIP_MSG_PUSH = 4,
-    GOSSIP_MSG_TYPE_COUNT = 5,
+    GOSSIP_MSG_PING = 5,          /* SWIM probe */
+    GOSSIP_MSG_PING_REQ = 6,      /* ask a member to probe another for us */
+    GOSSIP_MSG_PING_ACK = 7,      /* answer to a probe (direct or relayed) */
+    GOSSIP_MSG_TYPE_COUNT = 8,
 };
 
 typedef struct gossip_stats {
@@ -226,6 +268,14 @@ typedef struct gossip_stats {
     uint64_t deltas_stale;        /* endpoint deltas that changed nothing */
     uint64_t table_full;          /* members refused because max_members */
     uint64_t syn_in_sync;         /* SYNs whose table hash matched ours */
+    uint64_t probes;              /* direct probes sent */
+    uint64_t probes_failed;       /* probes that ended with no ack at all */
+    uint64_t indirect_probes;     /* ping-reqs sent */
+    uint64_t suspicions;          /* members this node started to suspect */
+    uint64_t refutations;         /* suspicions of ourselves refuted */
+    uint64_t declared_dead;       /* members this node declared dead itself */
+    uint64_t news_sent;           /* membership news items piggybacked */
+    uint32_t awareness;           /* Lifeguard local health now (0 = healthy) */
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

@@ -82,7 +82,7 @@ static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
         first++;
     uint64_t hb = ep->heartbeat > from ? ep->heartbeat : 0;
     size_t room = wire_room(w);
-    size_t head = wire_delta_head_size(ep->name_len, ep->generation, from, hb);
+    size_t head = wire_delta_head_size(ep->name_len, ep->generation, from, hb, ep->incarnation);
     if (head > room)
         return GOSSIP_ERR_NO_SPACE;
     size_t used = head;
@@ -100,7 +100,8 @@ static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
         hb = 0; /* the cut is below the heartbeat: it comes with the rest */
     if (last == first && hb == 0)
         return GOSSIP_ERR_NO_SPACE;
-    if (wire_open_delta(w, ep_name(ep), ep->name_len, ep->generation, from, hb))
+    if (wire_open_delta(w, ep_name(ep), ep->name_len, ep->generation, from, hb, ep->incarnation,
+                        ep->status))
         return GOSSIP_ERR_NO_SPACE;
     for (uint32_t i = first; i < last; i++) {
         const gossip_kv *kv = &ep->kvs[i];
@@ -112,7 +113,6 @@ static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
     return 0;
 }
 
-static void begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags);
 
 /* Writes the planned deltas, most out-of-date first, as the last section of
  * the message in `w`.  When they overflow it, the full datagram is sent to
@@ -139,7 +139,7 @@ static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p, const cha
             break;    /* the rest waits for a later round */
         wire_close_array(w);
         node_send(n, addr, wire_finish(w), type);
-        begin_msg(n, w, type, 0);
+        node_begin_msg(n, w, type, 0, true);
         if (wire_open_array(w, WK_DELTAS))
             return;
         datagrams++;
@@ -149,17 +149,6 @@ static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p, const cha
 }
 
 /* ---- message frame -------------------------------------------------------- */
-
-static void begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags)
-{
-    wire_begin(w, n->tx, n->cfg.mtu, type);
-    n->tx[4] = flags;
-    const endpoint *self = table_ep(&n->tbl, n->self);
-    /* Name and address always fit: they are bounded far below GOSSIP_MIN_MTU. */
-    (void)wire_try_str(w, WK_FROM, ep_name(self), self->name_len);
-    (void)wire_try_str(w, WK_ADDR, n->cfg.addr, strlen(n->cfg.addr));
-    (void)wire_try_uint(w, WK_TABLE_HASH, n->tbl.hash);
-}
 
 static void new_epoch(gossip_node *n)
 {
@@ -172,7 +161,8 @@ static void new_epoch(gossip_node *n)
 
 static int try_digest_of(wire_writer *w, const endpoint *ep)
 {
-    return wire_try_digest(w, ep_name(ep), ep->name_len, ep->generation, ep->max_version);
+    return wire_try_digest_rec(w, ep_name(ep), ep->name_len, ep->generation, ep->max_version,
+                               ep->incarnation, ep->status);
 }
 
 /* ---- initiating a round ---------------------------------------------------- */
@@ -231,12 +221,13 @@ static void send_syn(gossip_node *n, const char *addr)
 {
     wire_writer w;
     uint8_t flags = n->cfg.mode == GOSSIP_MODE_PULL ? WIRE_FLAG_PULL_ONLY : 0;
-    begin_msg(n, &w, GOSSIP_MSG_SYN, flags);
+    node_begin_msg(n, &w, GOSSIP_MSG_SYN, flags, true);
     uint32_t bits = table_bucket_bits_for(n->tbl.n);
     uint32_t sums[TABLE_BUCKETS];
     table_bucket_summaries(&n->tbl, bits, sums);
     (void)wire_try_uint(&w, WK_MEMBERS, n->tbl.n);
     (void)wire_try_buckets(&w, bits, sums);
+    members_write_news(n, &w, TABLE_NONE, n->cfg.mtu / 4);
     write_syn_digests(n, &w);
     node_send(n, addr, wire_finish(&w), GOSSIP_MSG_SYN);
 }
@@ -246,7 +237,7 @@ static void send_push(gossip_node *n, const char *addr)
 {
     table *t = &n->tbl;
     wire_writer w;
-    begin_msg(n, &w, GOSSIP_MSG_PUSH, 0);
+    node_begin_msg(n, &w, GOSSIP_MSG_PUSH, 0, true);
     if (wire_open_array(&w, WK_DELTAS))
         return;
     new_epoch(n);
@@ -277,8 +268,8 @@ static void send_push(gossip_node *n, const char *addr)
     node_send(n, addr, wire_finish(&w), GOSSIP_MSG_PUSH);
 }
 
-/* Picks up to `k` distinct random members other than ourselves that have an
- * address; returns how many. */
+/* Picks up to `k` distinct random live members other than ourselves;
+ * returns how many. */
 static uint32_t pick_peers(gossip_node *n, uint32_t k, uint32_t *out)
 {
     uint32_t others = n->tbl.n - 1, got = 0;
@@ -286,7 +277,7 @@ static uint32_t pick_peers(gossip_node *n, uint32_t k, uint32_t *out)
         k = others;
     for (uint32_t tries = 0; got < k && tries < 4 * k + 8; tries++) {
         uint32_t idx = (uint32_t)gossip_rng_below(&n->rng, n->tbl.n);
-        if (idx == n->self)
+        if (idx == n->self || !members_is_live(n, idx))
             continue;
         bool dup = false;
         for (uint32_t j = 0; j < got; j++)
@@ -330,6 +321,26 @@ static void maybe_gossip_to_seed(gossip_node *n, bool seed_contacted, uint32_t s
         gossip_to(n, seed);
 }
 
+/* Cassandra's other rule: with probability dead / (live + 1), also gossip
+ * to a random member we hold dead, so that one that came back (or the far
+ * side of a healed partition) learns of it and refutes. */
+static void maybe_gossip_to_dead(gossip_node *n)
+{
+    uint32_t dead = n->ms.count[GOSSIP_STATUS_DEAD];
+    uint32_t live = n->ms.count[GOSSIP_STATUS_ALIVE] + n->ms.count[GOSSIP_STATUS_SUSPECT];
+    if (dead == 0 || gossip_rng_below(&n->rng, live + 1) >= dead)
+        return;
+    char addr[GOSSIP_MAX_ADDR + 1];
+    for (int tries = 0; tries < 8; tries++) {
+        uint32_t idx = (uint32_t)gossip_rng_below(&n->rng, n->tbl.n);
+        if (table_ep(&n->tbl, idx)->status == GOSSIP_STATUS_DEAD &&
+            node_member_addr(n, idx, addr, sizeof addr)) {
+            gossip_to(n, addr);
+            return;
+        }
+    }
+}
+
 void exchange_run_round(gossip_node *n)
 {
     uint32_t peers[MAX_FANOUT];
@@ -346,6 +357,7 @@ void exchange_run_round(gossip_node *n)
         }
     }
     maybe_gossip_to_seed(n, seed_contacted, sent);
+    maybe_gossip_to_dead(n);
 }
 
 /* ---- answering ------------------------------------------------------------ */
@@ -382,6 +394,8 @@ static void compare_digest(gossip_node *n, const wire_digest *d, plan_list *delt
     }
     endpoint *ep = table_ep(&n->tbl, idx);
     ep->mark = n->epoch;
+    if (d->has_record)
+        members_merge_record(n, idx, d->generation, d->incarnation, d->status, "", 0, n->now);
     bool ours_newer = ep->generation > d->generation ||
                       (ep->generation == d->generation && ep->max_version > d->max_version);
     bool theirs_newer = d->generation > ep->generation ||
@@ -416,9 +430,9 @@ static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg 
         uint32_t b = (start + k) % nb;
         if (ours[b] == syn->buckets[b])
             continue;
-        uint32_t members = 0;
+        uint32_t in_bucket = 0;
         for (uint32_t f = b * per; f < (b + 1) * per; f++)
-            members += t->bucket_size[f];
+            in_bucket += t->bucket_size[f];
         size_t mark = wire_mark(w);
         uint32_t count_before = wire_array_count(w);
         bool complete = true;
@@ -438,11 +452,11 @@ static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg 
          * SYN did not mention. */
         w->len = mark;
         w->arr_count = count_before;
-        uint32_t skip = members ? (uint32_t)gossip_rng_below(&n->rng, members) : 0, seen = 0;
+        uint32_t skip = in_bucket ? (uint32_t)gossip_rng_below(&n->rng, in_bucket) : 0, seen = 0;
         for (uint32_t pass = 0; pass < 2; pass++) {
             for (uint32_t f = b * per; f < (b + 1) * per; f++) {
                 for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = table_ep(t, i)->bucket_next) {
-                    bool in_slice = pass == 0 ? seen++ >= skip : seen++ < members + skip;
+                    bool in_slice = pass == 0 ? seen++ >= skip : seen++ < in_bucket + skip;
                     if (!in_slice || table_ep(t, i)->mark == n->epoch)
                         continue;
                     if (try_digest_of(w, table_ep(t, i)))
@@ -462,7 +476,7 @@ static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg 
     }
 }
 
-/* begin_msg() writes from, addr and table hash. */
+/* node_begin_msg() writes from, addr and table hash. */
 #define ACK_HEAD_FIELDS 3
 
 static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
@@ -483,7 +497,8 @@ static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
     }
 
     wire_writer w;
-    begin_msg(n, &w, GOSSIP_MSG_ACK, no_flags);
+    node_begin_msg(n, &w, GOSSIP_MSG_ACK, no_flags, true);
+    members_write_news(n, &w, TABLE_NONE, n->cfg.mtu / 4);
     write_requests(&w, reqs, n_reqs);
     write_bucket_listing(n, &w, m);
     write_deltas(n, &w, deltas, from_addr);
@@ -542,7 +557,8 @@ static void on_ack(gossip_node *n, const char *from_addr, const wire_msg *m)
         plan_missing_from_listing(n, m, deltas);
     if (deltas->n || n_reqs) {
         wire_writer w;
-        begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
+        node_begin_msg(n, &w, GOSSIP_MSG_ACK2, 0, true);
+        members_write_news(n, &w, TABLE_NONE, n->cfg.mtu / 4);
         write_requests(&w, reqs, n_reqs);
         write_deltas(n, &w, deltas, from_addr);
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
@@ -561,7 +577,7 @@ static void on_ack2(gossip_node *n, const char *from_addr, const wire_msg *m)
     plan_requested(n, m, deltas, false);
     if (deltas->n) {
         wire_writer w;
-        begin_msg(n, &w, GOSSIP_MSG_ACK2, 0);
+        node_begin_msg(n, &w, GOSSIP_MSG_ACK2, 0, true);
         write_deltas(n, &w, deltas, from_addr);
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);
     }

@@ -21,6 +21,17 @@ void gossip_config_init(gossip_config *cfg)
     cfg->max_seeds = 16;
     cfg->syn_window = 8;
     cfg->burst_datagrams = 4;
+    cfg->probe_interval_ms = 1000;
+    cfg->probe_timeout_ms = 500;
+    cfg->indirect_checks = 3;
+    cfg->suspicion_min_mult = 2;
+    cfg->suspicion_max_mult = 3;
+    cfg->retransmit_mult = 4;
+    cfg->awareness_max = 8;
+    cfg->reap_timeout_ms = 3600000;
+    cfg->leave_timeout_ms = 5000;
+    cfg->monitored_peers = 16;
+    cfg->phi_threshold_x100 = 800;
     cfg->generation = 1;
 }
 
@@ -63,6 +74,13 @@ static int validate_config(const gossip_config *c)
     if (c->max_value_size > c->mtu - 256)
         return GOSSIP_ERR_INVALID;
     if (c->burst_datagrams < 1 || c->burst_datagrams > 16)
+        return GOSSIP_ERR_INVALID;
+    if (c->probe_interval_ms && (c->probe_timeout_ms < 1 ||
+                                 c->probe_timeout_ms > c->probe_interval_ms))
+        return GOSSIP_ERR_INVALID;
+    if (c->indirect_checks > PROBE_HELPERS_MAX || c->suspicion_min_mult < 1 ||
+        c->suspicion_max_mult < 1 || c->retransmit_mult < 1 || c->awareness_max < 1 ||
+        c->awareness_max > 64 || c->leave_timeout_ms < 1 || c->monitored_peers > 1024)
         return GOSSIP_ERR_INVALID;
     if (c->syn_window > c->mtu / WIRE_MIN_DIGEST)
         return GOSSIP_ERR_INVALID;
@@ -114,6 +132,7 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
     n->tx = ga_malloc(a, cfg->mtu);
     n->seeds = ga_malloc(a, cfg->max_seeds * sizeof *n->seeds + 1);
     table_init(&n->tbl, a, cfg->max_members);
+    members_init(n);
     gossip_rng_seed(&n->rng, cfg->seed);
     n->limits.max_datagram = cfg->mtu;
     n->limits.max_value = cfg->max_value_size;
@@ -144,6 +163,7 @@ void gossip_node_free(gossip_node *n)
     if (!n)
         return;
     const gossip_allocator *a = n->alloc;
+    members_free(n);
     table_free(&n->tbl);
     if (n->seeds)
         for (uint32_t i = 0; i < n->n_seeds; i++)
@@ -176,11 +196,17 @@ int gossip_node_add_seed(gossip_node *n, const char *addr)
 
 int gossip_node_tick(gossip_node *n, uint64_t now_ms)
 {
+    n->now = now_ms;
+    if (n->ms.left)
+        return 0;
     if (!n->started) {
         n->started = true;
         n->next_round_ms = now_ms;
+        n->ms.next_probe_ms = now_ms + n->cfg.probe_interval_ms;
     }
-    if (now_ms < n->next_round_ms)
+    swim_tick(n, now_ms);
+    members_leave_progress(n, now_ms);
+    if (now_ms < n->next_round_ms || n->ms.left)
         return 0;
     n->tbl.round = ++n->stats.rounds;
     if (n->cfg.heartbeat_bump) {
@@ -197,7 +223,36 @@ int gossip_node_tick(gossip_node *n, uint64_t now_ms)
 
 uint64_t gossip_node_next_deadline(const gossip_node *n)
 {
-    return n->started ? n->next_round_ms : 0;
+    if (!n->started)
+        return 0;
+    if (n->ms.left)
+        return UINT64_MAX;
+    uint64_t next = n->next_round_ms, swim = swim_next_deadline(n);
+    if (swim < next)
+        next = swim;
+    if (n->ms.leaving && n->ms.leave_deadline_ms < next)
+        next = n->ms.leave_deadline_ms;
+    return next;
+}
+
+int gossip_node_leave(gossip_node *n, uint64_t now_ms)
+{
+    n->now = now_ms;
+    return members_leave(n, now_ms);
+}
+
+int gossip_node_has_left(const gossip_node *n) { return n->ms.left; }
+
+void node_begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags, bool with_hash)
+{
+    wire_begin(w, n->tx, n->cfg.mtu, type);
+    n->tx[4] = flags;
+    const endpoint *self = table_ep(&n->tbl, n->self);
+    /* Name and address always fit: they are bounded far below GOSSIP_MIN_MTU. */
+    (void)wire_try_str(w, WK_FROM, ep_name(self), self->name_len);
+    (void)wire_try_str(w, WK_ADDR, n->cfg.addr, strlen(n->cfg.addr));
+    if (with_hash)
+        (void)wire_try_uint(w, WK_TABLE_HASH, n->tbl.hash);
 }
 
 void node_send(gossip_node *n, const char *addr, size_t len, uint8_t type)
@@ -210,7 +265,9 @@ void node_send(gossip_node *n, const char *addr, size_t len, uint8_t type)
 int gossip_node_recv(gossip_node *n, const char *from_addr, const uint8_t *buf, size_t len,
                      uint64_t now_ms)
 {
-    (void)now_ms;
+    n->now = now_ms;
+    if (n->ms.left)
+        return 0; /* gone: we answer nobody */
     if (!from_addr || !buf) {
         n->stats.recv_errors++;
         return GOSSIP_ERR_INVALID;
@@ -224,7 +281,17 @@ int gossip_node_recv(gossip_node *n, const char *from_addr, const uint8_t *buf, 
     }
     n->stats.packets_recv[n->rx->type]++;
     n->stats.bytes_recv[n->rx->type] += len;
-    return exchange_on_msg(n, from_addr, n->rx);
+    monitor_on_datagram(n, n->rx->from, now_ms);
+    members_apply_news(n, n->rx, now_ms);
+    switch (n->rx->type) {
+    case GOSSIP_MSG_PING:
+    case GOSSIP_MSG_PING_REQ:
+    case GOSSIP_MSG_PING_ACK:
+        swim_on_msg(n, from_addr, n->rx, now_ms);
+        return 0;
+    default:
+        return exchange_on_msg(n, from_addr, n->rx);
+    }
 }
 
 /* ---- applying deltas --------------------------------------------------------- */
@@ -272,13 +339,29 @@ static void notify(gossip_node *n, enum gossip_change_kind kind, const endpoint 
 {
     if (!n->cb.on_change)
         return;
-    gossip_change c = {kind, ep_name(ep), ep->generation, NULL, NULL, 0, ep->max_version};
+    gossip_change c = {kind, ep_name(ep), ep->generation, NULL, NULL, 0, ep->max_version,
+                       ep->incarnation};
     if (kv) {
         c.key = kv->key;
         c.value = kv_value(kv);
         c.value_len = kv->value_len;
         c.version = kv->version;
     }
+    n->cb.on_change(n->ud, &c);
+}
+
+static void merge_delta_record(gossip_node *n, uint32_t idx, const wire_delta *d)
+{
+    if (idx != TABLE_NONE && d->has_record)
+        members_merge_record(n, idx, d->generation, d->incarnation, d->status, "", 0, n->now);
+}
+
+static void notify_alive_again(gossip_node *n, const endpoint *ep)
+{
+    if (!n->cb.on_change)
+        return;
+    gossip_change c = {GOSSIP_CHANGE_ALIVE, ep_name(ep), ep->generation, NULL, NULL, 0,
+                       ep->max_version, ep->incarnation};
     n->cb.on_change(n->ud, &c);
 }
 
@@ -301,6 +384,7 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
     if ((ep && d->generation < ep->generation) || (new_generation && d->from_version != 0) ||
         (!new_generation && d->from_version > ep->max_version)) {
         n->stats.deltas_stale++;
+        merge_delta_record(n, idx, d);
         return 0;
     }
     uint32_t base_keys = new_generation || !ep ? 0 : ep->n_kvs;
@@ -317,15 +401,19 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
             return 0;
         }
         ep = table_ep(&n->tbl, idx);
+        n->ms.count[GOSSIP_STATUS_ALIVE]++;
     }
+    uint8_t old_status = ep->status;
     enum gossip_change_kind kind = 0;
     table_before_change(&n->tbl, idx);
     if (ep->max_version == 0 && ep->n_kvs == 0 && ep->heartbeat == 0)
         kind = GOSSIP_CHANGE_JOIN;
     else if (new_generation)
         kind = GOSSIP_CHANGE_RESTART;
-    if (new_generation)
+    if (new_generation) {
         endpoint_reset(ep, n->alloc, d->generation);
+        members_on_reset(n, idx, old_status);
+    }
     bool changed = kind != 0;
     if (d->heartbeat > ep->heartbeat) {
         ep->heartbeat = d->heartbeat;
@@ -345,11 +433,15 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
     table_changed(&n->tbl, idx);
     if (!changed) {
         n->stats.deltas_stale++;
+        merge_delta_record(n, idx, d);
         return 0;
     }
     n->stats.deltas_applied++;
     if (kind)
         notify(n, kind, ep, NULL);
+    if (kind == GOSSIP_CHANGE_RESTART && old_status != GOSSIP_STATUS_ALIVE)
+        notify_alive_again(n, ep);
+    merge_delta_record(n, idx, d);
     if (n->cb.on_change && first_changed != UINT32_MAX) {
         for (uint32_t i = first_changed; i < d->kv_count; i++) {
             const wire_kv *k = &m->kvs[d->kv_first + i];
@@ -427,8 +519,9 @@ bool node_member_addr(const gossip_node *n, uint32_t idx, char *buf, size_t cap)
 
 size_t gossip_node_member_count(const gossip_node *n) { return n->tbl.n; }
 
-static void fill_info(const gossip_node *n, const endpoint *ep, gossip_member_info *out)
+static void fill_info(const gossip_node *n, uint32_t idx, gossip_member_info *out)
 {
+    const endpoint *ep = table_ep(&n->tbl, idx);
     const gossip_kv *addr = endpoint_find_kv(ep, GOSSIP_KEY_ADDRESS, strlen(GOSSIP_KEY_ADDRESS));
     out->name = ep_name(ep);
     out->addr = addr && !addr->deleted ? (const char *)kv_value(addr) : NULL;
@@ -439,22 +532,26 @@ static void fill_info(const gossip_node *n, const endpoint *ep, gossip_member_in
     for (uint32_t i = 0; i < ep->n_kvs; i++)
         out->key_count += !ep->kvs[i].deleted;
     out->is_self = ep == table_ep(&n->tbl, n->self);
+    out->status = (enum gossip_member_status)ep->status;
+    out->incarnation = ep->incarnation;
+    out->status_since_ms = ep->status_since_ms;
+    out->phi = monitor_phi(n, idx, n->now);
 }
 
 int gossip_node_member_at(const gossip_node *n, size_t index, gossip_member_info *out)
 {
     if (index >= n->tbl.n)
         return GOSSIP_ERR_NOT_FOUND;
-    fill_info(n, table_ep(&n->tbl, index), out);
+    fill_info(n, (uint32_t)index, out);
     return 0;
 }
 
 int gossip_node_member_find(const gossip_node *n, const char *name, gossip_member_info *out)
 {
-    const endpoint *ep = lookup(n, name);
-    if (!ep)
+    uint32_t idx = name ? table_find(&n->tbl, name, strlen(name)) : n->self;
+    if (idx == TABLE_NONE)
         return GOSSIP_ERR_NOT_FOUND;
-    fill_info(n, ep, out);
+    fill_info(n, idx, out);
     return 0;
 }
 

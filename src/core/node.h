@@ -4,13 +4,11 @@
 
 #include <stdbool.h>
 
+#include "core/members.h"
 #include "core/rng.h"
 #include "core/table.h"
 #include "wire/wire.h"
 
-/* SYN flag: the initiator runs pull only, so the receiver must not ask it
- * for deltas. */
-#define WIRE_FLAG_PULL_ONLY 0x01
 
 struct gossip_node {
     gossip_config cfg;            /* name/addr point at our own copies */
@@ -33,6 +31,8 @@ struct gossip_node {
     wire_digest *reqs;            /* rx->cap_digests: requests being built */
     struct plan_list *plan;       /* deltas being planned (exchange.c) */
     uint8_t *tx;                  /* mtu bytes */
+    members ms;                   /* membership and failure detection */
+    uint64_t now;                 /* the clock as of the current call in */
 };
 
 /* exchange.c */
@@ -42,6 +42,9 @@ void exchange_run_round(gossip_node *n);
 int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m);
 
 /* node.c */
+/* Starts a datagram from us: header, our name and address, and (with_hash)
+ * our table hash. */
+void node_begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags, bool with_hash);
 void node_send(gossip_node *n, const char *addr, size_t len, uint8_t type);
 /* Applies one delta from a message; returns 1 if it changed our table. */
 int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d);

@@ -47,6 +47,8 @@ void endpoint_reset(endpoint *ep, const gossip_allocator *a, uint64_t generation
     ep->n_kvs = 0;
     ep->generation = generation;
     ep->heartbeat = 0;
+    ep->incarnation = 0;
+    ep->status = GOSSIP_STATUS_ALIVE;
     endpoint_refresh(ep);
 }
 
@@ -66,7 +68,13 @@ void endpoint_refresh(endpoint *ep)
     if (ep->n_kvs && ep->kvs[ep->n_kvs - 1].version > maxv)
         maxv = ep->kvs[ep->n_kvs - 1].version;
     ep->max_version = maxv;
-    ep->digest = gossip_digest_hash(ep_name(ep), ep->name_len, ep->generation, maxv);
+    ep->digest = endpoint_digest(ep);
+}
+
+uint64_t endpoint_digest(const endpoint *ep)
+{
+    uint64_t record = gossip_hash_mix(ep->incarnation * 8 + ep->status + 1);
+    return gossip_digest_hash(ep_name(ep), ep->name_len, ep->generation, ep->max_version) ^ record;
 }
 
 gossip_kv *endpoint_find_kv(const endpoint *ep, const char *key, size_t len)

@@ -61,7 +61,9 @@ typedef struct endpoint {
     uint64_t generation;
     uint64_t heartbeat;    /* heartbeat version */
     uint64_t max_version;  /* max(heartbeat, every entry's version) */
-    uint64_t digest;       /* gossip_digest_hash(name, generation, max_version) */
+    uint64_t digest;       /* endpoint_digest(): state and membership record */
+    uint64_t incarnation;  /* membership record: (incarnation, status) in this generation */
+    uint64_t status_since_ms;
     uint32_t change_seq;   /* table's change counter at the last change (wraps) */
     uint32_t bucket_next;  /* next endpoint in the same bucket (table.c) */
     uint32_t mark;         /* exchange epoch that last listed it (exchange.c) */
@@ -70,6 +72,7 @@ typedef struct endpoint {
     uint16_t cap_kvs;
     uint8_t name_len;
     uint8_t bucket;        /* summary bucket, from the name hash */
+    uint8_t status;        /* enum gossip_member_status */
 } endpoint;
 
 static inline const char *ep_name(const endpoint *ep)
@@ -103,11 +106,16 @@ gossip_kv *endpoint_find_kv(const endpoint *ep, const char *key, size_t len);
 int endpoint_put_kv(endpoint *ep, const gossip_allocator *a, const kv_view *kv,
                     uint32_t max_keys, bool *changed);
 
-/* Drops every entry and restarts the endpoint in a new generation. */
+/* Drops every entry and restarts the endpoint in a new generation (its
+ * membership record back to alive, incarnation 0). */
 void endpoint_reset(endpoint *ep, const gossip_allocator *a, uint64_t generation);
 
 /* Recomputes max_version and digest after changes. */
 void endpoint_refresh(endpoint *ep);
+/* What the table hash sums for one endpoint: its name, generation and
+ * max_version, and its membership record, so that anti-entropy repairs a
+ * missed "dead" as it repairs a missed write. */
+uint64_t endpoint_digest(const endpoint *ep);
 
 /* Merges a whole state `src` into `dst` (same name).  *changed is set when
  * dst changed. */

@@ -114,15 +114,39 @@ static int check_observer(struct check_ctx *ctx, uint32_t observer)
     return 0;
 }
 
+/* Order-independent hash of the endpoint *state* a node holds, of every
+ * member it knows (down ones too): (name, generation, max_version).  The
+ * engine's own table hash also covers membership records, which under
+ * continuing loss legitimately differ for a moment (a fresh suspicion on its
+ * way to being refuted), so it is not what "same state" means here. */
+static uint64_t state_hash(gossip_node *engine)
+{
+    uint64_t h = 0;
+    size_t count = gossip_node_member_count(engine);
+    for (size_t i = 0; i < count; i++) {
+        gossip_member_info m;
+        if (gossip_node_member_at(engine, i, &m) != 0)
+            continue;
+        uint64_t x = 0xcbf29ce484222325ull;
+        for (const char *c = m.name; *c; c++)
+            x = (x ^ (uint8_t)*c) * 0x100000001b3ull;
+        x ^= m.generation * 0x9e3779b97f4a7c15ull;
+        x = (x ^ (x >> 29)) * 0xbf58476d1ce4e5b9ull;
+        x ^= m.max_version * 0xc2b2ae3d27d4eb4full;
+        h ^= x ^ (x >> 31);
+    }
+    return h;
+}
+
 static int check_hashes(struct check_ctx *ctx)
 {
     const struct sim_node *first = &ctx->run->nodes[ctx->live[0]];
-    uint64_t expected = gossip_node_table_hash(first->engine);
+    uint64_t expected = state_hash(first->engine);
     for (uint32_t j = 1; j < ctx->live_count; j++) {
         const struct sim_node *node = &ctx->run->nodes[ctx->live[j]];
-        uint64_t hash = gossip_node_table_hash(node->engine);
+        uint64_t hash = state_hash(node->engine);
         if (hash != expected)
-            return violation(ctx, "table hash of %s (%016llx, %zu members) differs from %s "
+            return violation(ctx, "state hash of %s (%016llx, %zu members) differs from %s "
                              "(%016llx, %zu members)",
                              node->name, (unsigned long long)hash,
                              gossip_node_member_count(node->engine), first->name,

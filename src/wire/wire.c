@@ -213,6 +213,19 @@ static int rd_skip_rest(reader *r, uint32_t count, uint32_t used)
     return 0;
 }
 
+/* A membership record: incarnation, then status. */
+static int rd_record(reader *r, uint64_t *incarnation, uint8_t *status)
+{
+    uint64_t st;
+    int rc;
+    if ((rc = rd_uint(r, incarnation)) || (rc = rd_uint(r, &st)))
+        return rc;
+    if (st > WIRE_MAX_STATUS)
+        return GOSSIP_ERR_MALFORMED;
+    *status = (uint8_t)st;
+    return 0;
+}
+
 static int rd_digest_array(reader *r, wire_digest *out, uint32_t *n_out, uint32_t cap)
 {
     uint32_t n;
@@ -227,10 +240,17 @@ static int rd_digest_array(reader *r, wire_digest *out, uint32_t *n_out, uint32_
         if (fields < 3)
             return GOSSIP_ERR_MALFORMED;
         if ((rc = rd_str(r, &d->name, GOSSIP_MAX_NAME)) || (rc = rd_uint(r, &d->generation)) ||
-            (rc = rd_uint(r, &d->max_version)) || (rc = rd_skip_rest(r, fields, 3)))
+            (rc = rd_uint(r, &d->max_version)))
             return rc;
         if (d->name.len == 0)
             return GOSSIP_ERR_MALFORMED;
+        d->has_record = fields >= 5;
+        d->status = 0;
+        d->incarnation = 0;
+        if (d->has_record && (rc = rd_record(r, &d->incarnation, &d->status)))
+            return rc;
+        if ((rc = rd_skip_rest(r, fields, d->has_record ? 5 : 3)))
+            return rc;
     }
     *n_out = n;
     return 0;
@@ -303,7 +323,36 @@ static int rd_delta(reader *r, const wire_limits *lim, wire_msg *m, wire_delta *
             return rc;
         m->n_kvs++;
     }
-    return rd_skip_rest(r, fields, 5);
+    d->has_record = fields >= 7;
+    d->status = 0;
+    d->incarnation = 0;
+    if (d->has_record && (rc = rd_record(r, &d->incarnation, &d->status)))
+        return rc;
+    return rd_skip_rest(r, fields, d->has_record ? 7 : 5);
+}
+
+static int rd_news(reader *r, wire_msg *m)
+{
+    uint32_t n;
+    int rc = rd_container(r, MP_ARRAY, &n, m->cap_news);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t fields;
+        wire_news *e = &m->news[i];
+        if ((rc = rd_container(r, MP_ARRAY, &fields, UINT32_MAX)))
+            return rc;
+        if (fields < 5)
+            return GOSSIP_ERR_MALFORMED;
+        if ((rc = rd_str(r, &e->name, GOSSIP_MAX_NAME)) || (rc = rd_uint(r, &e->generation)) ||
+            (rc = rd_record(r, &e->incarnation, &e->status)) ||
+            (rc = rd_str(r, &e->from, GOSSIP_MAX_NAME)) || (rc = rd_skip_rest(r, fields, 5)))
+            return rc;
+        if (e->name.len == 0)
+            return GOSSIP_ERR_MALFORMED; /* an empty `from`: relayed news, not a confirmation */
+    }
+    m->n_news = n;
+    return 0;
 }
 
 static int rd_deltas(reader *r, const wire_limits *lim, wire_msg *m)
@@ -379,6 +428,12 @@ static int rd_field(reader *r, uint64_t key, const wire_limits *lim, wire_msg *m
         return 0;
     case WK_BUCKETS: return rd_buckets(r, m);
     case WK_LISTED: return rd_listed(r, m);
+    case WK_NEWS: return rd_news(r, m);
+    case WK_SEQ:
+        m->has_seq = true;
+        return rd_uint(r, &m->seq);
+    case WK_TARGET: return rd_str(r, &m->target, GOSSIP_MAX_NAME);
+    case WK_TARGET_ADDR: return rd_str(r, &m->target_addr, GOSSIP_MAX_ADDR);
     default: return rd_skip(r); /* a newer peer's field */
     }
 }
@@ -395,7 +450,8 @@ size_t wire_msg_size(uint32_t mtu)
 {
     return align8(sizeof(wire_msg)) + 2 * align8((mtu / WIRE_MIN_DIGEST) * sizeof(wire_digest)) +
            align8((mtu / WIRE_MIN_DELTA) * sizeof(wire_delta)) +
-           align8((mtu / WIRE_MIN_KV) * sizeof(wire_kv));
+           align8((mtu / WIRE_MIN_KV) * sizeof(wire_kv)) +
+           align8((mtu / WIRE_MIN_NEWS) * sizeof(wire_news));
 }
 
 void wire_msg_init(wire_msg *m, uint32_t mtu)
@@ -404,6 +460,7 @@ void wire_msg_init(wire_msg *m, uint32_t mtu)
     m->cap_digests = mtu / WIRE_MIN_DIGEST;
     m->cap_deltas = mtu / WIRE_MIN_DELTA;
     m->cap_kvs = mtu / WIRE_MIN_KV;
+    m->cap_news = mtu / WIRE_MIN_NEWS;
     char *p = (char *)m + align8(sizeof *m);
     m->digests = (wire_digest *)p;
     p += align8(m->cap_digests * sizeof(wire_digest));
@@ -412,6 +469,8 @@ void wire_msg_init(wire_msg *m, uint32_t mtu)
     m->deltas = (wire_delta *)p;
     p += align8(m->cap_deltas * sizeof(wire_delta));
     m->kvs = (wire_kv *)p;
+    p += align8(m->cap_kvs * sizeof(wire_kv));
+    m->news = (wire_news *)p;
 }
 
 int wire_decode(const uint8_t *buf, size_t len, const wire_limits *lim, wire_msg *m)
@@ -464,9 +523,9 @@ static void put_count32(uint8_t *at, uint8_t marker, uint32_t count)
     at[4] = (uint8_t)count;
 }
 
-/* Bytes the open sections still need to be closed: nothing, since counts are
- * patched in place.  Kept as a function so the rule lives in one place. */
-size_t wire_room(const wire_writer *w) { return w->cap - w->len; }
+/* Bytes left for items: counts are patched in place and need nothing more,
+ * but an open delta still has its membership record to write. */
+size_t wire_room(const wire_writer *w) { return w->cap - w->len - w->reserved; }
 
 size_t wire_mark(const wire_writer *w) { return w->len; }
 
@@ -573,6 +632,42 @@ int wire_try_digest(wire_writer *w, const char *name, size_t name_len, uint64_t 
     return 0;
 }
 
+int wire_try_digest_rec(wire_writer *w, const char *name, size_t name_len, uint64_t generation,
+                        uint64_t max_version, uint64_t incarnation, uint8_t status)
+{
+    size_t need = mp_sizeof_array(5) + mp_sizeof_str((uint32_t)name_len) +
+                  mp_sizeof_uint(generation) + mp_sizeof_uint(max_version) +
+                  mp_sizeof_uint(incarnation) + mp_sizeof_uint(status);
+    if (need > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_array(cursor(w), 5);
+    p = mp_encode_str(p, name, (uint32_t)name_len);
+    p = mp_encode_uint(p, generation);
+    p = mp_encode_uint(p, max_version);
+    p = mp_encode_uint(p, incarnation);
+    advance(w, mp_encode_uint(p, status));
+    w->arr_count++;
+    return 0;
+}
+
+int wire_try_news(wire_writer *w, const char *name, size_t name_len, uint64_t generation,
+                  uint64_t incarnation, uint8_t status, const char *from, size_t from_len)
+{
+    size_t need = mp_sizeof_array(5) + mp_sizeof_str((uint32_t)name_len) +
+                  mp_sizeof_uint(generation) + mp_sizeof_uint(incarnation) +
+                  mp_sizeof_uint(status) + mp_sizeof_str((uint32_t)from_len);
+    if (need > wire_room(w))
+        return GOSSIP_ERR_NO_SPACE;
+    char *p = mp_encode_array(cursor(w), 5);
+    p = mp_encode_str(p, name, (uint32_t)name_len);
+    p = mp_encode_uint(p, generation);
+    p = mp_encode_uint(p, incarnation);
+    p = mp_encode_uint(p, status);
+    advance(w, mp_encode_str(p, from, (uint32_t)from_len));
+    w->arr_count++;
+    return 0;
+}
+
 int wire_try_array_uint(wire_writer *w, uint64_t v)
 {
     if (mp_sizeof_uint(v) > wire_room(w))
@@ -583,14 +678,15 @@ int wire_try_array_uint(wire_writer *w, uint64_t v)
 }
 
 int wire_open_delta(wire_writer *w, const char *name, size_t name_len, uint64_t generation,
-                    uint64_t from_version, uint64_t heartbeat)
+                    uint64_t from_version, uint64_t heartbeat, uint64_t incarnation,
+                    uint8_t status)
 {
-    size_t need = mp_sizeof_array(5) + mp_sizeof_str((uint32_t)name_len) +
-                  mp_sizeof_uint(generation) + mp_sizeof_uint(from_version) +
-                  mp_sizeof_uint(heartbeat) + COUNT32_SIZE;
+    size_t need = wire_delta_head_size(name_len, generation, from_version, heartbeat, incarnation);
     if (need > wire_room(w))
         return GOSSIP_ERR_NO_SPACE;
-    char *p = mp_encode_array(cursor(w), 5);
+    w->delta_incarnation = incarnation;
+    w->delta_status = status;
+    char *p = mp_encode_array(cursor(w), 7);
     p = mp_encode_str(p, name, (uint32_t)name_len);
     p = mp_encode_uint(p, generation);
     p = mp_encode_uint(p, from_version);
@@ -599,6 +695,7 @@ int wire_open_delta(wire_writer *w, const char *name, size_t name_len, uint64_t 
     w->delta_kvs = 0;
     w->delta_open = true;
     w->len += COUNT32_SIZE;
+    w->reserved = mp_sizeof_uint(incarnation) + mp_sizeof_uint(status);
     w->arr_count++;
     return 0;
 }
@@ -625,6 +722,9 @@ int wire_try_kv(wire_writer *w, const char *key, size_t key_len, const uint8_t *
 void wire_close_delta(wire_writer *w)
 {
     put_count32(w->buf + w->delta_pos, 0xdd, w->delta_kvs);
+    w->reserved = 0; /* room for these two was reserved by wire_open_delta */
+    char *p = mp_encode_uint(cursor(w), w->delta_incarnation);
+    advance(w, mp_encode_uint(p, w->delta_status));
     w->delta_open = false;
 }
 
@@ -639,10 +739,11 @@ size_t wire_kv_size(const char *key, size_t key_len, size_t value_len, uint64_t 
 }
 
 size_t wire_delta_head_size(size_t name_len, uint64_t generation, uint64_t from_version,
-                            uint64_t heartbeat)
+                            uint64_t heartbeat, uint64_t incarnation)
 {
-    return mp_sizeof_array(5) + mp_sizeof_str((uint32_t)name_len) + mp_sizeof_uint(generation) +
-           mp_sizeof_uint(from_version) + mp_sizeof_uint(heartbeat) + COUNT32_SIZE;
+    return mp_sizeof_array(7) + mp_sizeof_str((uint32_t)name_len) + mp_sizeof_uint(generation) +
+           mp_sizeof_uint(from_version) + mp_sizeof_uint(heartbeat) + COUNT32_SIZE +
+           mp_sizeof_uint(incarnation) + mp_sizeof_uint(WIRE_MAX_STATUS);
 }
 
 void wire_cancel_delta(wire_writer *w, size_t mark)
@@ -650,6 +751,7 @@ void wire_cancel_delta(wire_writer *w, size_t mark)
     w->len = mark;
     w->arr_count--;
     w->delta_open = false;
+    w->reserved = 0;
 }
 
 /* ---- whole-message encoding (tests, fuzz corpus, tools) -------------------- */
@@ -660,9 +762,31 @@ static int encode_digests(wire_writer *w, enum wire_key key, const wire_digest *
         return 0;
     if (wire_open_array(w, key))
         return GOSSIP_ERR_NO_SPACE;
-    for (uint32_t i = 0; i < n; i++)
-        if (wire_try_digest(w, d[i].name.ptr, d[i].name.len, d[i].generation, d[i].max_version))
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = d[i].has_record
+                     ? wire_try_digest_rec(w, d[i].name.ptr, d[i].name.len, d[i].generation,
+                                           d[i].max_version, d[i].incarnation, d[i].status)
+                     : wire_try_digest(w, d[i].name.ptr, d[i].name.len, d[i].generation,
+                                       d[i].max_version);
+        if (rc)
             return GOSSIP_ERR_NO_SPACE;
+    }
+    wire_close_array(w);
+    return 0;
+}
+
+static int encode_news(wire_writer *w, const wire_msg *m)
+{
+    if (m->n_news == 0)
+        return 0;
+    if (wire_open_array(w, WK_NEWS))
+        return GOSSIP_ERR_NO_SPACE;
+    for (uint32_t i = 0; i < m->n_news; i++) {
+        const wire_news *e = &m->news[i];
+        if (wire_try_news(w, e->name.ptr, e->name.len, e->generation, e->incarnation, e->status,
+                          e->from.ptr, e->from.len))
+            return GOSSIP_ERR_NO_SPACE;
+    }
     wire_close_array(w);
     return 0;
 }
@@ -676,7 +800,7 @@ static int encode_deltas(wire_writer *w, const wire_msg *m)
     for (uint32_t i = 0; i < m->n_deltas; i++) {
         const wire_delta *d = &m->deltas[i];
         if (wire_open_delta(w, d->name.ptr, d->name.len, d->generation, d->from_version,
-                            d->heartbeat))
+                            d->heartbeat, d->incarnation, d->status))
             return GOSSIP_ERR_NO_SPACE;
         for (uint32_t k = 0; k < d->kv_count; k++) {
             const wire_kv *kv = &m->kvs[d->kv_first + k];
@@ -701,6 +825,15 @@ int wire_encode(const wire_msg *m, uint8_t *buf, size_t cap, size_t *len)
         wire_try_str(&w, WK_ADDR, m->addr.ptr, m->addr.len))
         return GOSSIP_ERR_NO_SPACE;
     if (m->has_table_hash && wire_try_uint(&w, WK_TABLE_HASH, m->table_hash))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->has_seq && wire_try_uint(&w, WK_SEQ, m->seq))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->target.len && wire_try_str(&w, WK_TARGET, m->target.ptr, m->target.len))
+        return GOSSIP_ERR_NO_SPACE;
+    if (m->target_addr.len && wire_try_str(&w, WK_TARGET_ADDR, m->target_addr.ptr,
+                                           m->target_addr.len))
+        return GOSSIP_ERR_NO_SPACE;
+    if (encode_news(&w, m))
         return GOSSIP_ERR_NO_SPACE;
     if (m->members && wire_try_uint(&w, WK_MEMBERS, m->members))
         return GOSSIP_ERR_NO_SPACE;

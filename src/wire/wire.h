@@ -29,6 +29,7 @@
 #define WIRE_MIN_DIGEST 5       /* fixarray, 1-byte name, two fixints */
 #define WIRE_MIN_DELTA 7
 #define WIRE_MIN_KV 4
+#define WIRE_MIN_NEWS 7         /* fixarray, 1-byte name, three fixints, 1-byte from */
 #define WIRE_MAX_BUCKETS 64     /* summary bucket hashes (2^6) */
 #define WIRE_MAX_BUCKET_BITS 6
 
@@ -44,7 +45,18 @@ enum wire_key {
     WK_BUCKET_BITS = 8, /* uint: log2 of the bucket count below */
     WK_BUCKETS = 9,     /* bin: 4-byte little-endian bucket hashes */
     WK_LISTED = 10,     /* array of uint: buckets listed completely in DIGESTS */
+    WK_NEWS = 11,       /* array of [name, generation, incarnation, status, from] */
+    WK_SEQ = 12,        /* uint: probe sequence number */
+    WK_TARGET = 13,     /* str: the member a PING / PING_REQ is about */
+    WK_TARGET_ADDR = 14,/* str: its address (PING_REQ) */
 };
+
+/* Header flags. */
+#define WIRE_FLAG_PULL_ONLY 0x01 /* SYN: the initiator runs pull only */
+#define WIRE_FLAG_NACK 0x02      /* PING_ACK: the relay got no answer (Lifeguard) */
+
+/* Membership status on the wire (enum gossip_member_status). */
+#define WIRE_MAX_STATUS 3
 
 /* Application-state keys that travel as integers. */
 enum wire_well_known_key {
@@ -62,11 +74,26 @@ typedef struct wire_str {
     uint32_t len;
 } wire_str;
 
+/* A digest; digests (not requests) also carry the sender's membership
+ * record of the endpoint, so anti-entropy repairs status as well. */
 typedef struct wire_digest {
     wire_str name;
     uint64_t generation;
     uint64_t max_version;
+    bool has_record;
+    uint8_t status;
+    uint64_t incarnation;
 } wire_digest;
+
+/* A piggybacked membership event (SWIM): `from` is who raised it, empty when
+ * the sender only relays what it holds (so it counts as no confirmation). */
+typedef struct wire_news {
+    wire_str name;
+    uint64_t generation;
+    uint64_t incarnation;
+    uint8_t status;
+    wire_str from;
+} wire_news;
 
 typedef struct wire_kv {
     wire_str key;           /* well-known keys are mapped back to their names */
@@ -85,6 +112,9 @@ typedef struct wire_delta {
     uint64_t heartbeat;
     uint32_t kv_first;      /* index into wire_msg.kvs */
     uint32_t kv_count;
+    bool has_record;        /* the sender's membership record of the endpoint */
+    uint8_t status;
+    uint64_t incarnation;
 } wire_delta;
 
 typedef struct wire_msg {
@@ -92,6 +122,10 @@ typedef struct wire_msg {
     uint8_t flags;
     wire_str from;
     wire_str addr;
+    bool has_seq;
+    uint64_t seq;
+    wire_str target;
+    wire_str target_addr;
     bool has_table_hash;
     uint64_t table_hash;
     uint64_t members;
@@ -104,14 +138,17 @@ typedef struct wire_msg {
     uint32_t n_requests;
     uint32_t n_deltas;
     uint32_t n_kvs;
+    uint32_t n_news;
     /* capacities, set by wire_msg_init from the MTU */
     uint32_t cap_digests;       /* for digests and for requests */
     uint32_t cap_deltas;
     uint32_t cap_kvs;
+    uint32_t cap_news;
     wire_digest *digests;
     wire_digest *requests;
     wire_delta *deltas;
     wire_kv *kvs;
+    wire_news *news;
 } wire_msg;
 
 /* Bytes for a wire_msg able to hold any datagram of up to `mtu` bytes, and
@@ -153,6 +190,9 @@ typedef struct wire_writer {
     uint32_t arr_count;
     size_t delta_pos;       /* offset of the open delta's kv array count */
     uint32_t delta_kvs;
+    uint64_t delta_incarnation; /* written after the entries by wire_close_delta */
+    uint8_t delta_status;
+    size_t reserved;        /* bytes the open delta still needs to close */
     bool delta_open;
 } wire_writer;
 
@@ -170,13 +210,19 @@ void wire_close_array(wire_writer *w);
 uint32_t wire_array_count(const wire_writer *w);
 int wire_try_digest(wire_writer *w, const char *name, size_t name_len,
                     uint64_t generation, uint64_t max_version);
+/* A digest with the membership record appended. */
+int wire_try_digest_rec(wire_writer *w, const char *name, size_t name_len,
+                        uint64_t generation, uint64_t max_version, uint64_t incarnation,
+                        uint8_t status);
+int wire_try_news(wire_writer *w, const char *name, size_t name_len, uint64_t generation,
+                  uint64_t incarnation, uint8_t status, const char *from, size_t from_len);
 int wire_try_array_uint(wire_writer *w, uint64_t v);
 
 /* A delta inside an open WK_DELTAS array: open it, add entries, close it.
  * wire_cancel_delta() removes a delta that ended up carrying nothing. */
 int wire_open_delta(wire_writer *w, const char *name, size_t name_len,
                     uint64_t generation, uint64_t from_version,
-                    uint64_t heartbeat);
+                    uint64_t heartbeat, uint64_t incarnation, uint8_t status);
 int wire_try_kv(wire_writer *w, const char *key, size_t key_len,
                 const uint8_t *value, size_t value_len, uint64_t version,
                 bool deleted);
@@ -185,7 +231,7 @@ void wire_close_delta(wire_writer *w);
 size_t wire_kv_size(const char *key, size_t key_len, size_t value_len, uint64_t version,
                     bool deleted);
 size_t wire_delta_head_size(size_t name_len, uint64_t generation, uint64_t from_version,
-                            uint64_t heartbeat);
+                            uint64_t heartbeat, uint64_t incarnation);
 void wire_cancel_delta(wire_writer *w, size_t mark);
 size_t wire_mark(const wire_writer *w);
 

@@ -1,0 +1,470 @@
+/* members.c -- membership records, suspicion with Lifeguard's dynamic
+ * timeout, refutation, graceful leave, and the news queue that piggybacks
+ * membership events on every datagram (see members.h). */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/members.h"
+#include "core/node.h"
+
+const char *gossip_status_name(int status)
+{
+    switch (status) {
+    case GOSSIP_STATUS_ALIVE: return "alive";
+    case GOSSIP_STATUS_SUSPECT: return "suspect";
+    case GOSSIP_STATUS_DEAD: return "dead";
+    case GOSSIP_STATUS_LEFT: return "left";
+    default: return "unknown";
+    }
+}
+
+void members_init(gossip_node *n)
+{
+    members *ms = &n->ms;
+    memset(ms, 0, sizeof *ms);
+    ms->count[GOSSIP_STATUS_ALIVE] = 1; /* ourselves */
+}
+
+void members_free(gossip_node *n)
+{
+    ga_free(n->alloc, n->ms.order);
+    ga_free(n->alloc, n->ms.mon);
+    n->ms.order = NULL;
+    n->ms.mon = NULL;
+}
+
+/* ---- phi accrual over monitored peers -------------------------------------- */
+
+static monitor *monitor_of(const gossip_node *n, uint32_t idx)
+{
+    for (uint32_t i = 0; n->ms.mon && i < n->cfg.monitored_peers; i++)
+        if (n->ms.mon[i].used && n->ms.mon[i].idx == idx)
+            return &n->ms.mon[i];
+    return NULL;
+}
+
+void monitor_on_datagram(gossip_node *n, wire_str from, uint64_t now_ms)
+{
+    if (!n->ms.mon)
+        return;
+    uint64_t h = gossip_hash_bytes(from.ptr, from.len, 0);
+    for (uint32_t i = 0; i < n->cfg.monitored_peers; i++)
+        if (n->ms.mon[i].used && n->ms.mon[i].name_hash == h)
+            phi_heartbeat(&n->ms.mon[i].det, now_ms);
+}
+
+/* Monitors `idx` (a member that just answered a probe) if a slot is free;
+ * slots of members no longer live are free. */
+void monitor_adopt(gossip_node *n, uint32_t idx, uint64_t now_ms)
+{
+    if (n->cfg.monitored_peers == 0 || monitor_of(n, idx))
+        return;
+    if (!n->ms.mon) {
+        n->ms.mon = ga_malloc(n->alloc, n->cfg.monitored_peers * sizeof *n->ms.mon);
+        if (!n->ms.mon)
+            return;
+        memset(n->ms.mon, 0, n->cfg.monitored_peers * sizeof *n->ms.mon);
+    }
+    for (uint32_t i = 0; i < n->cfg.monitored_peers; i++) {
+        monitor *m = &n->ms.mon[i];
+        if (m->used && m->idx < n->tbl.n && members_is_live(n, m->idx))
+            continue;
+        const endpoint *ep = table_ep(&n->tbl, idx);
+        phi_params p;
+        phi_params_default(&p, PHI_MODEL_EXPONENTIAL); /* arrivals are irregular */
+        p.window = MONITOR_WINDOW;
+        p.threshold = n->cfg.phi_threshold_x100 / 100.0;
+        p.first_interval_ms = n->cfg.probe_interval_ms ? n->cfg.probe_interval_ms : 1000;
+        p.max_interval_ms = 0;
+        if (phi_init(&m->det, &p, m->ring, MONITOR_WINDOW))
+            return;
+        m->used = true;
+        m->idx = idx;
+        m->name_hash = gossip_hash_bytes(ep_name(ep), ep->name_len, 0);
+        phi_heartbeat(&m->det, now_ms);
+        return;
+    }
+}
+
+double monitor_phi(const gossip_node *n, uint32_t idx, uint64_t now_ms)
+{
+    const monitor *m = monitor_of(n, idx);
+    return m ? phi_value(&m->det, now_ms) : -1.0;
+}
+
+bool monitor_vouches(const gossip_node *n, uint32_t idx, uint64_t now_ms)
+{
+    const monitor *m = monitor_of(n, idx);
+    if (!m || !m->det.started || now_ms - m->det.last_ms > n->cfg.probe_interval_ms)
+        return false;
+    return phi_is_available(&m->det, now_ms);
+}
+
+bool members_is_live(const gossip_node *n, uint32_t idx)
+{
+    uint8_t st = table_ep(&n->tbl, idx)->status;
+    return st == GOSSIP_STATUS_ALIVE || st == GOSSIP_STATUS_SUSPECT;
+}
+
+/* ---- news ------------------------------------------------------------------ */
+
+/* How often an event is piggybacked: retransmit_mult * ceil(log10(N + 1)),
+ * SWIM's lambda log N. */
+static uint32_t retransmit_limit(const gossip_node *n)
+{
+    uint32_t digits = 1;
+    for (uint64_t m = (uint64_t)n->tbl.n + 1; m >= 10; m /= 10)
+        digits++;
+    return n->cfg.retransmit_mult * digits;
+}
+
+static void news_push(gossip_node *n, uint32_t idx, const char *from, size_t from_len)
+{
+    members *ms = &n->ms;
+    const endpoint *ep = table_ep(&n->tbl, idx);
+    news_item *it = NULL;
+    for (uint32_t i = 0; i < ms->n_news && !it; i++)
+        if (ms->news[i].idx == idx)
+            it = &ms->news[i]; /* newer news of the same member replaces the old */
+    if (it && it->generation == ep->generation && it->incarnation == ep->incarnation &&
+        it->status == ep->status)
+        return; /* already queued: keep its transmit count */
+    if (!it) {
+        if (ms->n_news == NEWS_MAX) {
+            /* full: drop the most transmitted; anti-entropy still carries it */
+            uint32_t worst = 0;
+            for (uint32_t i = 1; i < ms->n_news; i++)
+                if (ms->news[i].transmits > ms->news[worst].transmits)
+                    worst = i;
+            it = &ms->news[worst];
+        } else {
+            it = &ms->news[ms->n_news++];
+        }
+    }
+    it->idx = idx;
+    it->generation = ep->generation;
+    it->incarnation = ep->incarnation;
+    it->status = ep->status;
+    it->transmits = 0;
+    if (from_len > GOSSIP_MAX_NAME)
+        from_len = GOSSIP_MAX_NAME;
+    memcpy(it->from, from, from_len);
+    it->from[from_len] = '\0';
+}
+
+static void news_drop(members *ms, uint32_t i)
+{
+    ms->news[i] = ms->news[--ms->n_news];
+}
+
+static int try_news(gossip_node *n, wire_writer *w, news_item *it)
+{
+    const endpoint *ep = table_ep(&n->tbl, it->idx);
+    int rc = wire_try_news(w, ep_name(ep), ep->name_len, it->generation, it->incarnation,
+                           it->status, it->from, strlen(it->from));
+    if (rc == 0) {
+        it->transmits++;
+        n->stats.news_sent++;
+    }
+    return rc;
+}
+
+void members_write_news(gossip_node *n, wire_writer *w, uint32_t target, size_t budget)
+{
+    members *ms = &n->ms;
+    if (ms->n_news == 0 || wire_room(w) < 32)
+        return;
+    size_t stop_at = wire_room(w) > budget ? wire_room(w) - budget : 0;
+    /* news about the probe target first (it can refute at once), then the
+     * least transmitted, so that fresh news spreads first */
+    uint32_t order[NEWS_MAX], k = 0;
+    for (uint32_t i = 0; i < ms->n_news; i++) {
+        uint32_t key = ms->news[i].idx == target ? 0 : ms->news[i].transmits + 1, j = k++;
+        for (; j > 0; j--) {
+            const news_item *prev = &ms->news[order[j - 1]];
+            uint32_t prev_key = prev->idx == target ? 0 : prev->transmits + 1;
+            if (prev_key <= key)
+                break;
+            order[j] = order[j - 1];
+        }
+        order[j] = i;
+    }
+    if (wire_open_array(w, WK_NEWS))
+        return;
+    for (uint32_t j = 0; j < k && wire_room(w) > stop_at; j++)
+        if (try_news(n, w, &ms->news[order[j]]))
+            break;
+    wire_close_array(w);
+    uint32_t limit = retransmit_limit(n);
+    for (uint32_t i = 0; i < ms->n_news;)
+        if (ms->news[i].transmits >= limit)
+            news_drop(ms, i);
+        else
+            i++;
+}
+
+void members_apply_news(gossip_node *n, const wire_msg *m, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < m->n_news; i++) {
+        const wire_news *e = &m->news[i];
+        uint32_t idx = table_find(&n->tbl, e->name.ptr, e->name.len);
+        if (idx == TABLE_NONE)
+            continue; /* the state exchange introduces members, not news */
+        members_merge_record(n, idx, e->generation, e->incarnation, e->status, e->from.ptr,
+                             e->from.len, now_ms);
+    }
+}
+
+/* ---- suspicion (Lifeguard) --------------------------------------------------- */
+
+static uint64_t probe_interval(const gossip_node *n)
+{
+    return (uint64_t)n->cfg.probe_interval_ms;
+}
+
+/* Lifeguard: the timeout starts at max and falls towards min as independent
+ * confirmations arrive, logarithmically, reaching min at indirect_checks
+ * confirmations.  min = suspicion_min_mult * max(1, log10 N) * probe interval. */
+static void suspicion_timeout(const gossip_node *n, uint32_t confirmations, uint64_t *min_ms,
+                              uint64_t *timeout_ms)
+{
+    double nodes = (double)(n->ms.count[GOSSIP_STATUS_ALIVE] + n->ms.count[GOSSIP_STATUS_SUSPECT]);
+    double scale = nodes > 10 ? log10(nodes) : 1.0;
+    double min = n->cfg.suspicion_min_mult * scale * (double)probe_interval(n);
+    double max = n->cfg.suspicion_max_mult * min;
+    double k = n->cfg.indirect_checks ? n->cfg.indirect_checks : 1;
+    double frac = log((double)confirmations + 1) / log(k + 1);
+    double t = max - (max - min) * (frac > 1 ? 1 : frac);
+    *min_ms = (uint64_t)min;
+    *timeout_ms = (uint64_t)(t < min ? min : t);
+}
+
+static suspicion *suspicion_of(gossip_node *n, uint32_t idx)
+{
+    for (uint32_t i = 0; i < n->ms.n_susp; i++)
+        if (n->ms.susp[i].idx == idx)
+            return &n->ms.susp[i];
+    return NULL;
+}
+
+static void suspicion_cancel(gossip_node *n, uint32_t idx)
+{
+    suspicion *s = suspicion_of(n, idx);
+    if (s)
+        *s = n->ms.susp[--n->ms.n_susp];
+}
+
+static void suspicion_start(gossip_node *n, uint32_t idx, const char *from, size_t from_len,
+                            uint64_t now_ms)
+{
+    const endpoint *ep = table_ep(&n->tbl, idx);
+    suspicion *s = suspicion_of(n, idx);
+    if (!s) {
+        if (n->ms.n_susp == SUSPICIONS_MAX)
+            return; /* the member stays suspect; a later failed probe retries */
+        s = &n->ms.susp[n->ms.n_susp++];
+    }
+    memset(s, 0, sizeof *s);
+    s->idx = idx;
+    s->generation = ep->generation;
+    s->incarnation = ep->incarnation;
+    s->start_ms = now_ms;
+    if (from_len)
+        s->confirmers[0] = gossip_hash_bytes(from, from_len, 0);
+    uint64_t min, timeout;
+    suspicion_timeout(n, 0, &min, &timeout);
+    s->deadline_ms = now_ms + timeout;
+}
+
+/* Another member independently suspects the same incarnation. */
+static void suspicion_confirm(gossip_node *n, uint32_t idx, const char *from, size_t from_len)
+{
+    suspicion *s = suspicion_of(n, idx);
+    if (!s || from_len == 0)
+        return;
+    uint64_t h = gossip_hash_bytes(from, from_len, 0);
+    uint32_t known = s->confirmations + 1 < SUSPECT_CONFIRM_MAX ? s->confirmations + 1
+                                                                 : SUSPECT_CONFIRM_MAX;
+    for (uint32_t i = 0; i < known; i++)
+        if (s->confirmers[i] == h)
+            return;
+    if (s->confirmations + 1 < SUSPECT_CONFIRM_MAX)
+        s->confirmers[s->confirmations + 1] = h;
+    s->confirmations++;
+    uint64_t min, timeout;
+    suspicion_timeout(n, s->confirmations, &min, &timeout);
+    uint64_t deadline = s->start_ms + timeout;
+    if (deadline < s->deadline_ms)
+        s->deadline_ms = deadline;
+    /* re-gossip so that others count this confirmation as well */
+    news_push(n, idx, from, from_len);
+}
+
+/* ---- records ------------------------------------------------------------------- */
+
+static void notify_status(gossip_node *n, const endpoint *ep)
+{
+    static const enum gossip_change_kind kinds[] = {GOSSIP_CHANGE_ALIVE, GOSSIP_CHANGE_SUSPECT,
+                                                    GOSSIP_CHANGE_DEAD, GOSSIP_CHANGE_LEFT};
+    if (!n->cb.on_change)
+        return;
+    gossip_change c = {kinds[ep->status], ep_name(ep), ep->generation, NULL, NULL, 0,
+                       ep->max_version, ep->incarnation};
+    n->cb.on_change(n->ud, &c);
+}
+
+/* Sets the record of `idx`, keeping the hashes, counts and timers right. */
+static void set_record(gossip_node *n, uint32_t idx, uint64_t incarnation, uint8_t status,
+                       uint64_t now_ms)
+{
+    endpoint *ep = table_ep(&n->tbl, idx);
+    uint8_t old = ep->status;
+    table_before_change(&n->tbl, idx);
+    ep->incarnation = incarnation;
+    ep->status = status;
+    table_changed(&n->tbl, idx);
+    if (old != status) {
+        n->ms.count[old]--;
+        n->ms.count[status]++;
+        ep->status_since_ms = now_ms;
+    }
+    if (status != GOSSIP_STATUS_SUSPECT)
+        suspicion_cancel(n, idx);
+}
+
+void members_on_reset(gossip_node *n, uint32_t idx, uint8_t old_status)
+{
+    endpoint *ep = table_ep(&n->tbl, idx);
+    if (old_status != ep->status) {
+        n->ms.count[old_status]--;
+        n->ms.count[ep->status]++;
+    }
+    suspicion_cancel(n, idx);
+}
+
+/* Somebody says we are suspect, dead or gone: we are not (SWIM's
+ * refutation).  Lifeguard: being suspected hints that we are the slow one. */
+static void refute(gossip_node *n, uint64_t incarnation, uint64_t now_ms)
+{
+    endpoint *self = table_ep(&n->tbl, n->self);
+    set_record(n, n->self, incarnation + 1, GOSSIP_STATUS_ALIVE, now_ms);
+    news_push(n, n->self, ep_name(self), self->name_len);
+    n->stats.refutations++;
+    if (n->ms.awareness + 1 < n->cfg.awareness_max)
+        n->ms.awareness++;
+}
+
+static bool record_newer(uint64_t incarnation, uint8_t status, const endpoint *ep)
+{
+    if (incarnation != ep->incarnation)
+        return incarnation > ep->incarnation;
+    return status > ep->status;
+}
+
+void members_merge_record(gossip_node *n, uint32_t idx, uint64_t generation,
+                          uint64_t incarnation, uint8_t status, const char *from,
+                          size_t from_len, uint64_t now_ms)
+{
+    endpoint *ep = table_ep(&n->tbl, idx);
+    if (generation != ep->generation || status > GOSSIP_STATUS_LEFT)
+        return; /* another generation's news: the state exchange settles that first */
+    if (idx == n->self) {
+        bool slander = status != GOSSIP_STATUS_ALIVE && incarnation >= ep->incarnation;
+        if (slander && !n->ms.leaving)
+            refute(n, incarnation, now_ms);
+        else if (incarnation > ep->incarnation && !n->ms.leaving)
+            refute(n, incarnation, now_ms); /* stale incarnation of ours in circulation */
+        return;
+    }
+    if (!record_newer(incarnation, status, ep)) {
+        if (status == GOSSIP_STATUS_SUSPECT && ep->status == GOSSIP_STATUS_SUSPECT &&
+            incarnation == ep->incarnation)
+            suspicion_confirm(n, idx, from, from_len);
+        else if (incarnation != ep->incarnation || status != ep->status)
+            news_push(n, idx, "", 0); /* the sender is behind; relayed, not a confirmation */
+        return;
+    }
+    uint8_t old = ep->status;
+    set_record(n, idx, incarnation, status, now_ms);
+    if (status == GOSSIP_STATUS_SUSPECT)
+        suspicion_start(n, idx, from, from_len, now_ms);
+    news_push(n, idx, from, from_len);
+    if (old != status)
+        notify_status(n, ep);
+}
+
+/* Our own verdict: a failed probe (suspect) or an expired suspicion (dead). */
+static void raise_status(gossip_node *n, uint32_t idx, uint8_t status, uint64_t now_ms)
+{
+    const endpoint *self = table_ep(&n->tbl, n->self);
+    endpoint *ep = table_ep(&n->tbl, idx);
+    if (status == GOSSIP_STATUS_SUSPECT)
+        n->stats.suspicions++;
+    else if (status == GOSSIP_STATUS_DEAD)
+        n->stats.declared_dead++;
+    members_merge_record(n, idx, ep->generation, ep->incarnation, status, ep_name(self),
+                         self->name_len, now_ms);
+}
+
+void members_suspect(gossip_node *n, uint32_t idx, uint64_t now_ms)
+{
+    endpoint *ep = table_ep(&n->tbl, idx);
+    if (ep->status == GOSSIP_STATUS_ALIVE)
+        raise_status(n, idx, GOSSIP_STATUS_SUSPECT, now_ms);
+    else if (ep->status == GOSSIP_STATUS_SUSPECT && !suspicion_of(n, idx))
+        suspicion_start(n, idx, NULL, 0, now_ms);
+}
+
+void members_expire_suspicions(gossip_node *n, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < n->ms.n_susp;) {
+        suspicion *s = &n->ms.susp[i];
+        if (s->deadline_ms > now_ms) {
+            i++;
+            continue;
+        }
+        uint32_t idx = s->idx;
+        *s = n->ms.susp[--n->ms.n_susp];
+        endpoint *ep = table_ep(&n->tbl, idx);
+        if (ep->status == GOSSIP_STATUS_SUSPECT)
+            raise_status(n, idx, GOSSIP_STATUS_DEAD, now_ms);
+    }
+}
+
+uint64_t members_next_suspicion_deadline(const gossip_node *n)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < n->ms.n_susp; i++)
+        if (n->ms.susp[i].deadline_ms < next)
+            next = n->ms.susp[i].deadline_ms;
+    return next;
+}
+
+/* ---- leave --------------------------------------------------------------------- */
+
+int members_leave(gossip_node *n, uint64_t now_ms)
+{
+    if (n->ms.leaving)
+        return 0;
+    endpoint *self = table_ep(&n->tbl, n->self);
+    set_record(n, n->self, self->incarnation, GOSSIP_STATUS_LEFT, now_ms);
+    news_push(n, n->self, ep_name(self), self->name_len);
+    n->ms.leaving = true;
+    n->ms.leave_deadline_ms = now_ms + n->cfg.leave_timeout_ms;
+    return 0;
+}
+
+/* Left for good once the news of it has been sent its full budget (it left
+ * the queue) or the leave timeout passed. */
+void members_leave_progress(gossip_node *n, uint64_t now_ms)
+{
+    if (!n->ms.leaving || n->ms.left)
+        return;
+    bool queued = false;
+    for (uint32_t i = 0; i < n->ms.n_news; i++)
+        queued |= n->ms.news[i].idx == n->self;
+    if (!queued || now_ms >= n->ms.leave_deadline_ms)
+        n->ms.left = true;
+}

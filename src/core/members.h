@@ -1,0 +1,139 @@
+/*
+ * members.h -- membership: the (incarnation, status) record of every member,
+ * SWIM probing with Lifeguard, suspicion, refutation, news piggybacking.
+ *
+ * The record is a join semilattice within a generation: a higher
+ * incarnation wins; at the same incarnation alive < suspect < dead < left.
+ * Only the member itself raises its incarnation (refuting a suspicion);
+ * anyone may raise the status.  A new generation (a restart) resets the
+ * record to (0, alive).  See docs/failure-detection.md.
+ */
+#ifndef GOSSIP_CORE_MEMBERS_H
+#define GOSSIP_CORE_MEMBERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/phi.h"
+#include "wire/wire.h"
+
+typedef struct gossip_node gossip_node;
+
+/* Bounds on the membership machinery's own tables. */
+#define NEWS_MAX 128            /* queued membership events */
+#define SUSPICIONS_MAX 256      /* concurrent suspicion timers */
+#define SUSPECT_CONFIRM_MAX 8   /* distinct confirmers remembered per suspicion */
+#define RELAYS_MAX 32           /* indirect probes relayed for others at once */
+#define PROBE_HELPERS_MAX 16    /* members asked to probe indirectly */
+#define MONITOR_WINDOW 100      /* inter-arrival samples kept per monitored peer */
+
+/* A monitored peer: phi accrual over the arrivals of its datagrams. */
+typedef struct monitor {
+    bool used;
+    uint32_t idx;
+    uint64_t name_hash;
+    phi_detector det;
+    uint32_t ring[MONITOR_WINDOW];
+} monitor;
+
+typedef struct news_item {
+    uint32_t idx;               /* endpoint the news is about */
+    uint64_t generation;
+    uint64_t incarnation;
+    uint8_t status;
+    uint32_t transmits;
+    char from[GOSSIP_MAX_NAME + 1];
+} news_item;
+
+typedef struct suspicion {
+    uint32_t idx;
+    uint64_t generation;
+    uint64_t incarnation;
+    uint64_t start_ms;
+    uint64_t deadline_ms;
+    uint32_t confirmations;
+    uint64_t confirmers[SUSPECT_CONFIRM_MAX]; /* name hashes */
+} suspicion;
+
+typedef struct relay {
+    bool used;
+    uint64_t seq;               /* our PING's sequence number */
+    uint64_t their_seq;         /* the requester's */
+    uint64_t deadline_ms;
+    char requester[GOSSIP_MAX_ADDR + 1];
+} relay;
+
+typedef struct probe {
+    bool active;
+    bool acked;
+    bool indirect_sent;
+    uint32_t target;
+    uint64_t seq;
+    uint64_t indirect_at_ms;
+    uint64_t end_ms;
+    uint32_t nacks_expected;
+    uint32_t nacks;
+} probe;
+
+typedef struct members {
+    news_item news[NEWS_MAX];
+    uint32_t n_news;
+    suspicion susp[SUSPICIONS_MAX];
+    uint32_t n_susp;
+    relay relays[RELAYS_MAX];
+    probe pr;
+    uint64_t next_seq;
+    uint64_t next_probe_ms;
+    uint32_t *order;            /* randomised round-robin probe order */
+    uint32_t order_len;
+    uint32_t order_cap;
+    uint32_t order_pos;
+    uint32_t count[4];          /* members by status, ourselves included */
+    uint32_t awareness;         /* Lifeguard local health */
+    monitor *mon;               /* cfg.monitored_peers slots */
+    uint64_t phi_deferred;      /* suspicions phi talked us out of */
+    bool leaving;
+    bool left;
+    uint64_t leave_deadline_ms;
+} members;
+
+void members_init(gossip_node *n);
+void members_free(gossip_node *n);
+
+/* A membership record of endpoint `idx` in `generation` arrived (digest,
+ * delta or news), raised by `from` (a name; may be empty). */
+void members_merge_record(gossip_node *n, uint32_t idx, uint64_t generation,
+                          uint64_t incarnation, uint8_t status, const char *from,
+                          size_t from_len, uint64_t now_ms);
+/* Endpoint `idx` was just added or restarted (status reset to alive). */
+void members_on_reset(gossip_node *n, uint32_t idx, uint8_t old_status);
+bool members_is_live(const gossip_node *n, uint32_t idx);
+
+/* Piggybacking: news into an open writer (about `target` first, if any);
+ * received news applied. */
+void members_write_news(gossip_node *n, wire_writer *w, uint32_t target, size_t budget);
+void members_apply_news(gossip_node *n, const wire_msg *m, uint64_t now_ms);
+
+/* SWIM. */
+void swim_tick(gossip_node *n, uint64_t now_ms);
+uint64_t swim_next_deadline(const gossip_node *n);
+void swim_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m, uint64_t now_ms);
+
+/* Suspicion: our own failed probe, the timers, their earliest deadline. */
+void members_suspect(gossip_node *n, uint32_t idx, uint64_t now_ms);
+void members_expire_suspicions(gossip_node *n, uint64_t now_ms);
+uint64_t members_next_suspicion_deadline(const gossip_node *n);
+
+/* Phi accrual over a bounded set of monitored peers. */
+void monitor_on_datagram(gossip_node *n, wire_str from, uint64_t now_ms);
+void monitor_adopt(gossip_node *n, uint32_t idx, uint64_t now_ms);
+/* phi of member idx, or -1 when it is not monitored. */
+double monitor_phi(const gossip_node *n, uint32_t idx, uint64_t now_ms);
+/* Second opinion on a failed probe: true when the member was heard from
+ * recently and phi is below the threshold, so the failure is likely loss. */
+bool monitor_vouches(const gossip_node *n, uint32_t idx, uint64_t now_ms);
+
+int members_leave(gossip_node *n, uint64_t now_ms);
+void members_leave_progress(gossip_node *n, uint64_t now_ms);
+
+#endif

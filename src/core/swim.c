@@ -1,0 +1,273 @@
+/* swim.c -- SWIM probing (Das et al. 2002) with Lifeguard's local health
+ * (Dadgar et al. 2018): one probe per interval in randomised round-robin
+ * order; no ack by the probe timeout -> ask indirect_checks members to probe
+ * for us; still nothing by the end of the interval -> suspect.  Relays
+ * answer a failed relay with a nack, so a prober that misses nacks learns
+ * that its own network, not the target, is the problem. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/members.h"
+#include "core/node.h"
+
+/* Lifeguard scales probe interval and timeout by (awareness + 1). */
+static uint64_t scaled(const gossip_node *n, uint32_t ms)
+{
+    return (uint64_t)ms * (n->ms.awareness + 1);
+}
+
+static bool probe_candidate(const gossip_node *n, uint32_t idx, char *addr, size_t cap)
+{
+    return idx != n->self && idx < n->tbl.n && members_is_live(n, idx) &&
+           node_member_addr(n, idx, addr, cap);
+}
+
+/* Randomised round-robin: every member once per cycle, in a fresh random
+ * order each cycle (SWIM section 4.3), so the worst-case time to first
+ * probe a failed member is bounded. */
+static int rebuild_order(gossip_node *n)
+{
+    members *ms = &n->ms;
+    if (ms->order_cap < n->tbl.n) {
+        uint32_t cap = n->tbl.n * 2;
+        uint32_t *order = ga_realloc(n->alloc, ms->order, cap * sizeof *order);
+        if (!order)
+            return GOSSIP_ERR_NOMEM;
+        ms->order = order;
+        ms->order_cap = cap;
+    }
+    for (uint32_t i = 0; i < n->tbl.n; i++)
+        ms->order[i] = i;
+    for (uint32_t i = n->tbl.n; i > 1; i--) {
+        uint32_t j = (uint32_t)gossip_rng_below(&n->rng, i);
+        uint32_t t = ms->order[i - 1];
+        ms->order[i - 1] = ms->order[j];
+        ms->order[j] = t;
+    }
+    ms->order_len = n->tbl.n;
+    ms->order_pos = 0;
+    return 0;
+}
+
+static uint32_t next_target(gossip_node *n, char *addr, size_t cap)
+{
+    members *ms = &n->ms;
+    for (uint32_t tries = 0; tries <= n->tbl.n; tries++) {
+        if (ms->order_pos >= ms->order_len && rebuild_order(n))
+            return TABLE_NONE;
+        uint32_t idx = ms->order[ms->order_pos++];
+        if (probe_candidate(n, idx, addr, cap))
+            return idx;
+    }
+    return TABLE_NONE;
+}
+
+static void send_ping(gossip_node *n, const char *addr, uint64_t seq, uint32_t target)
+{
+    wire_writer w;
+    const endpoint *t = table_ep(&n->tbl, target);
+    node_begin_msg(n, &w, GOSSIP_MSG_PING, 0, false);
+    (void)wire_try_uint(&w, WK_SEQ, seq);
+    (void)wire_try_str(&w, WK_TARGET, ep_name(t), t->name_len);
+    members_write_news(n, &w, target, n->cfg.mtu);
+    node_send(n, addr, wire_finish(&w), GOSSIP_MSG_PING);
+}
+
+static void start_probe(gossip_node *n, uint64_t now_ms)
+{
+    char addr[GOSSIP_MAX_ADDR + 1];
+    probe *pr = &n->ms.pr;
+    uint32_t target = next_target(n, addr, sizeof addr);
+    if (target == TABLE_NONE)
+        return;
+    memset(pr, 0, sizeof *pr);
+    pr->active = true;
+    pr->target = target;
+    pr->seq = ++n->ms.next_seq;
+    pr->indirect_at_ms = now_ms + scaled(n, n->cfg.probe_timeout_ms);
+    pr->end_ms = now_ms + scaled(n, n->cfg.probe_interval_ms);
+    send_ping(n, addr, pr->seq, target);
+    n->stats.probes++;
+}
+
+/* No direct ack in time: ask up to indirect_checks other live members. */
+static void send_indirect(gossip_node *n)
+{
+    probe *pr = &n->ms.pr;
+    char target_addr[GOSSIP_MAX_ADDR + 1], helper_addr[GOSSIP_MAX_ADDR + 1];
+    pr->indirect_sent = true;
+    if (!node_member_addr(n, pr->target, target_addr, sizeof target_addr))
+        return;
+    const endpoint *t = table_ep(&n->tbl, pr->target);
+    uint32_t want = n->cfg.indirect_checks, asked[PROBE_HELPERS_MAX], got = 0;
+    if (want > PROBE_HELPERS_MAX)
+        want = PROBE_HELPERS_MAX;
+    for (uint32_t tries = 0; got < want && tries < 4 * want + 8; tries++) {
+        uint32_t idx = (uint32_t)gossip_rng_below(&n->rng, n->tbl.n);
+        bool dup = idx == pr->target;
+        for (uint32_t j = 0; j < got; j++)
+            dup |= asked[j] == idx;
+        if (dup || table_ep(&n->tbl, idx)->status != GOSSIP_STATUS_ALIVE ||
+            !probe_candidate(n, idx, helper_addr, sizeof helper_addr))
+            continue;
+        asked[got++] = idx;
+        wire_writer w;
+        node_begin_msg(n, &w, GOSSIP_MSG_PING_REQ, 0, false);
+        (void)wire_try_uint(&w, WK_SEQ, pr->seq);
+        (void)wire_try_str(&w, WK_TARGET, ep_name(t), t->name_len);
+        (void)wire_try_str(&w, WK_TARGET_ADDR, target_addr, strlen(target_addr));
+        members_write_news(n, &w, pr->target, n->cfg.mtu / 2);
+        node_send(n, helper_addr, wire_finish(&w), GOSSIP_MSG_PING_REQ);
+        n->stats.indirect_probes++;
+    }
+    pr->nacks_expected = got;
+}
+
+static void finish_probe(gossip_node *n, uint64_t now_ms)
+{
+    probe *pr = &n->ms.pr;
+    members *ms = &n->ms;
+    pr->active = false;
+    if (pr->acked) {
+        if (ms->awareness > 0)
+            ms->awareness--;
+        monitor_adopt(n, pr->target, now_ms);
+        return;
+    }
+    n->stats.probes_failed++;
+    if (monitor_vouches(n, pr->target, now_ms)) {
+        ms->phi_deferred++; /* heard from it within the last interval: likely loss */
+        return;
+    }
+    /* Lifeguard: helpers that never even sent a nack point at our network */
+    if (pr->nacks < pr->nacks_expected && ms->awareness + 1 < n->cfg.awareness_max)
+        ms->awareness++;
+    if (pr->target < n->tbl.n && members_is_live(n, pr->target))
+        members_suspect(n, pr->target, now_ms);
+}
+
+static void send_ack(gossip_node *n, const char *addr, uint64_t seq, uint8_t flags,
+                     uint32_t about)
+{
+    wire_writer w;
+    node_begin_msg(n, &w, GOSSIP_MSG_PING_ACK, flags, false);
+    (void)wire_try_uint(&w, WK_SEQ, seq);
+    members_write_news(n, &w, about, n->cfg.mtu / 2);
+    node_send(n, addr, wire_finish(&w), GOSSIP_MSG_PING_ACK);
+}
+
+static void expire_relays(gossip_node *n, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < RELAYS_MAX; i++) {
+        relay *r = &n->ms.relays[i];
+        if (r->used && now_ms >= r->deadline_ms) {
+            r->used = false;
+            send_ack(n, r->requester, r->their_seq, WIRE_FLAG_NACK, TABLE_NONE);
+        }
+    }
+}
+
+void swim_tick(gossip_node *n, uint64_t now_ms)
+{
+    members *ms = &n->ms;
+    probe *pr = &ms->pr;
+    if (n->cfg.probe_interval_ms == 0)
+        return;
+    if (pr->active && !pr->acked && !pr->indirect_sent && now_ms >= pr->indirect_at_ms)
+        send_indirect(n);
+    if (pr->active && (pr->acked || now_ms >= pr->end_ms))
+        finish_probe(n, now_ms);
+    expire_relays(n, now_ms);
+    if (!pr->active && now_ms >= ms->next_probe_ms) {
+        start_probe(n, now_ms);
+        ms->next_probe_ms = now_ms + scaled(n, n->cfg.probe_interval_ms);
+    }
+    members_expire_suspicions(n, now_ms);
+}
+
+uint64_t swim_next_deadline(const gossip_node *n)
+{
+    const members *ms = &n->ms;
+    uint64_t next = members_next_suspicion_deadline(n);
+    if (n->cfg.probe_interval_ms == 0)
+        return next;
+    uint64_t probe_at = ms->next_probe_ms;
+    if (ms->pr.active)
+        probe_at = ms->pr.indirect_sent || ms->pr.acked ? ms->pr.end_ms : ms->pr.indirect_at_ms;
+    if (probe_at < next)
+        next = probe_at;
+    for (uint32_t i = 0; i < RELAYS_MAX; i++)
+        if (ms->relays[i].used && ms->relays[i].deadline_ms < next)
+            next = ms->relays[i].deadline_ms;
+    return next;
+}
+
+static bool names_me(const gossip_node *n, wire_str name)
+{
+    const endpoint *self = table_ep(&n->tbl, n->self);
+    return name.len == self->name_len && memcmp(name.ptr, ep_name(self), name.len) == 0;
+}
+
+static void on_ping(gossip_node *n, const char *from_addr, const wire_msg *m)
+{
+    /* A ping meant for a previous owner of our address is not ours to ack. */
+    if (!m->has_seq || (m->target.len && !names_me(n, m->target)))
+        return;
+    uint32_t sender = table_find(&n->tbl, m->from.ptr, m->from.len);
+    send_ack(n, from_addr, m->seq, 0, sender);
+}
+
+static void on_ping_req(gossip_node *n, const char *from_addr, const wire_msg *m,
+                        uint64_t now_ms)
+{
+    if (!m->has_seq || m->target.len == 0 || m->target_addr.len == 0)
+        return;
+    relay *r = NULL;
+    for (uint32_t i = 0; i < RELAYS_MAX && !r; i++)
+        if (!n->ms.relays[i].used)
+            r = &n->ms.relays[i];
+    uint32_t target = table_find(&n->tbl, m->target.ptr, m->target.len);
+    if (!r || target == TABLE_NONE || strlen(from_addr) > GOSSIP_MAX_ADDR)
+        return; /* busy, or a member we do not know: no nack either */
+    char addr[GOSSIP_MAX_ADDR + 1];
+    memcpy(addr, m->target_addr.ptr, m->target_addr.len);
+    addr[m->target_addr.len] = '\0';
+    r->used = true;
+    r->seq = ++n->ms.next_seq;
+    r->their_seq = m->seq;
+    r->deadline_ms = now_ms + n->cfg.probe_timeout_ms;
+    memcpy(r->requester, from_addr, strlen(from_addr) + 1);
+    send_ping(n, addr, r->seq, target);
+}
+
+static void on_ping_ack(gossip_node *n, const wire_msg *m)
+{
+    probe *pr = &n->ms.pr;
+    if (!m->has_seq)
+        return;
+    if (pr->active && m->seq == pr->seq) {
+        if (m->flags & WIRE_FLAG_NACK)
+            pr->nacks++;
+        else
+            pr->acked = true;
+        return;
+    }
+    for (uint32_t i = 0; i < RELAYS_MAX; i++) {
+        relay *r = &n->ms.relays[i];
+        if (r->used && r->seq == m->seq && !(m->flags & WIRE_FLAG_NACK)) {
+            r->used = false;
+            send_ack(n, r->requester, r->their_seq, 0, TABLE_NONE);
+            return;
+        }
+    }
+}
+
+void swim_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m, uint64_t now_ms)
+{
+    switch (m->type) {
+    case GOSSIP_MSG_PING: on_ping(n, from_addr, m); break;
+    case GOSSIP_MSG_PING_REQ: on_ping_req(n, from_addr, m, now_ms); break;
+    case GOSSIP_MSG_PING_ACK: on_ping_ack(n, m); break;
+    default: break;
+    }
+}
