@@ -98,7 +98,7 @@ typedef struct gossip_config {
     uint32_t probe_interval_ms;  /* one probe per interval; default 1000; 0: no probing */
     uint32_t probe_timeout_ms;   /* direct ack deadline before indirect probes; default 500 */
     uint32_t indirect_checks;    /* members asked to probe indirectly; default 3 */
-    uint32_t suspicion_min_mult; /* min suspicion = mult * log10(N) * probe interval; default 2 */
+    uint32_t suspicion_min_mult; /* min suspicion = mult * log10(N) * probe interval; default 1 */
     uint32_t suspicion_max_mult; /* max suspicion = this * min (no confirmations); default 3 */
     uint32_t retransmit_mult;    /* news retransmits = mult * ceil(log10(N + 1)); default 4 */
     uint32_t awareness_max;      /* Lifeguard local health 0..max-1; default 8 */

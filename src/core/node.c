@@ -24,7 +24,7 @@ void gossip_config_init(gossip_config *cfg)
     cfg->probe_interval_ms = 1000;
     cfg->probe_timeout_ms = 500;
     cfg->indirect_checks = 3;
-    cfg->suspicion_min_mult = 2;
+    cfg->suspicion_min_mult = 1;
     cfg->suspicion_max_mult = 3;
     cfg->retransmit_mult = 4;
     cfg->awareness_max = 8;
