@@ -29,12 +29,15 @@ static void watch(void *ud, const gossip_change *c)
 
 static const gossip_callbacks watch_callbacks = {GOSSIP_CALLBACKS_VERSION, mn_send, watch, NULL};
 
+static uint32_t reap_timeout_ms = 3600000;
+
 static mininet *start(int nodes, double loss)
 {
     mininet *net = malloc(sizeof *net);
     gossip_config c;
     gossip_config_init(&c);
     c.gossip_interval_ms = 200;
+    c.reap_timeout_ms = reap_timeout_ms;
     mn_init(net, nodes, &c);
     for (int i = 0; i < nodes; i++) { /* the same nodes, with the watching callback */
         gossip_node_free(net->nodes[i]);
@@ -186,6 +189,89 @@ static void test_graceful_leave_reads_left_not_dead(void **state)
     stop(net);
 }
 
+/* A node whose seed never answers knocks with backoff, forever. */
+static void test_seed_retry_backs_off_but_never_stops(void **state)
+{
+    (void)state;
+    mininet *net = start(2, 0.0);
+    mn_kill(net, 0); /* the seed is down */
+    for (int r = 0; r < 300; r++) /* 60 s at T = 200 ms */
+        mn_round(net);
+    gossip_stats s;
+    gossip_node_get_stats(net->nodes[1], &s);
+    /* 0.2, 0.4, 0.8, ... 25.6, then every 30 s: 9 knocks, not 300 */
+    print_message("knocks on a dead seed in 60 s: %llu\n", (unsigned long long)s.seed_attempts);
+    assert_true(s.seed_attempts >= 7 && s.seed_attempts <= 12);
+    uint64_t before = s.seed_attempts;
+    for (int r = 0; r < 600; r++) /* two more minutes: still knocking, slowly */
+        mn_round(net);
+    gossip_node_get_stats(net->nodes[1], &s);
+    assert_true(s.seed_attempts - before >= 3 && s.seed_attempts - before <= 5);
+    /* the seed comes back: the cluster forms by itself */
+    assert_int_equal(mn_start_node(net, 0), 0);
+    assert_true(mn_run_until_converged(net, 400) > 0);
+    stop(net);
+}
+
+/* Two live processes under one name: the older one notices and reports it
+ * instead of quietly fighting over the name. */
+static void test_two_live_nodes_claiming_one_name_are_reported(void **state)
+{
+    (void)state;
+    mininet *net = start(10, 0.0);
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    gossip_node *impostor;
+    gossip_config c = net->base;
+    c.name = "node-4";
+    c.addr = "n9"; /* another address: answers go to node 9's slot, not node 4 */
+    c.generation = 99;
+    assert_int_equal(gossip_node_new(&impostor, &c, &mn_callbacks, net), 0);
+    gossip_node_add_seed(impostor, "n0");
+    gossip_node_free(net->nodes[9]);
+    net->nodes[9] = impostor;
+    for (int r = 0; r < 60; r++)
+        mn_round(net);
+    gossip_stats s;
+    gossip_node_get_stats(net->nodes[4], &s);
+    assert_true(s.name_conflicts > 0);
+    stop(net);
+}
+
+/* Dead members are forgotten after the reap timeout, by everyone, and the
+ * ones that forgot first are not re-taught by the ones that did not yet. */
+static void test_dead_members_are_reaped_and_stay_forgotten(void **state)
+{
+    (void)state;
+    reap_timeout_ms = 20000;
+    mininet *net = start(20, 0.0);
+    reap_timeout_ms = 3600000;
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    mn_kill(net, 3);
+    assert_true(until_all(net, 3, GOSSIP_STATUS_DEAD, 60000) >= 0);
+    int forgotten_by_all = 0;
+    for (int r = 0; r < 400 && !forgotten_by_all; r++) { /* up to 80 s */
+        mn_round(net);
+        forgotten_by_all = 1;
+        for (int i = 0; i < 20; i++) {
+            gossip_member_info info;
+            if (net->alive[i] && gossip_node_member_find(net->nodes[i], "node-3", &info) == 0)
+                forgotten_by_all = 0;
+        }
+    }
+    assert_true(forgotten_by_all);
+    for (int r = 0; r < 100; r++) /* no one brings it back */
+        mn_round(net);
+    for (int i = 0; i < 20; i++)
+        if (net->alive[i])
+            assert_int_equal(gossip_node_member_count(net->nodes[i]), 19);
+    /* a restart (new generation) is welcome again */
+    assert_int_equal(mn_start_node(net, 3), 0);
+    assert_true(mn_run_until_converged(net, 200) > 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(gossip_node_member_count(net->nodes[i]), 20);
+    stop(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +279,9 @@ int main(void)
         cmocka_unit_test(test_no_false_dead_under_loss),
         cmocka_unit_test(test_stalled_member_refutes),
         cmocka_unit_test(test_graceful_leave_reads_left_not_dead),
+        cmocka_unit_test(test_seed_retry_backs_off_but_never_stops),
+        cmocka_unit_test(test_dead_members_are_reaped_and_stay_forgotten),
+        cmocka_unit_test(test_two_live_nodes_claiming_one_name_are_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,35 @@ static void test_index_and_hashes_under_random_changes(void **state)
     table_free(&t);
 }
 
+/* Removal keeps index, buckets and hashes exact while endpoints move. */
+static void test_remove_keeps_everything_consistent(void **state)
+{
+    (void)state;
+    table t;
+    const gossip_allocator *a = gossip_default_allocator();
+    table_init(&t, a, 5000);
+    gossip_rng rng;
+    gossip_rng_seed(&rng, 9);
+    for (int step = 0; step < 20000; step++) {
+        char name[32];
+        int len = snprintf(name, sizeof name, "m-%u", (unsigned)gossip_rng_below(&rng, 700));
+        uint32_t idx = table_find(&t, name, (size_t)len);
+        if (idx == TABLE_NONE)
+            assert_int_equal(table_add(&t, name, (size_t)len, 1, &idx), 0);
+        else if (gossip_rng_below(&rng, 2) == 0)
+            table_remove(&t, idx);
+        if (step % 1000 == 0)
+            assert_hashes_recompute(&t);
+    }
+    assert_hashes_recompute(&t);
+    for (uint32_t i = 0; i < t.n; i++) {
+        const endpoint *ep = table_ep(&t, i);
+        assert_int_equal(table_find(&t, ep_name(ep), ep->name_len), i);
+        assert_ptr_equal(ep->kvs, &ep->one);
+    }
+    table_free(&t);
+}
+
 static void test_bound_is_enforced(void **state)
 {
     (void)state;
@@ -142,6 +171,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_and_hashes_under_random_changes),
+        cmocka_unit_test(test_remove_keeps_everything_consistent),
         cmocka_unit_test(test_bound_is_enforced),
         cmocka_unit_test(test_coarse_summaries_fold_fine_buckets),
         cmocka_unit_test(test_rng_is_deterministic_and_bounded),

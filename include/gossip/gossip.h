@@ -276,6 +276,9 @@ typedef struct gossip_stats {
     uint64_t declared_dead;       /* members this node declared dead itself */
     uint64_t news_sent;           /* membership news items piggybacked */
     uint32_t awareness;           /* Lifeguard local health now (0 = healthy) */
+    uint64_t name_conflicts;      /* another live process claimed our name */
+    uint64_t address_changes;     /* a member came back at another address */
+    uint64_t seed_attempts;       /* gossip sent to a seed */
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

@@ -194,6 +194,8 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
         uint32_t idx = t->recent[slot];
         if (idx == TABLE_NONE || t->round - t->recent_round[slot] > horizon)
             break;
+        if (idx >= t->n)
+            continue; /* forgotten since */
         endpoint *ep = table_ep(t, idx);
         if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
             continue; /* listed already, or changed again since */
@@ -246,6 +248,8 @@ static void send_push(gossip_node *n, const char *addr)
         uint32_t idx = t->recent[slot];
         if (idx == TABLE_NONE)
             break;
+        if (idx >= t->n)
+            continue; /* forgotten since */
         endpoint *ep = table_ep(t, idx);
         if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
             continue;
@@ -306,19 +310,36 @@ static bool is_seed(const gossip_node *n, const char *addr)
     return false;
 }
 
+/* How long a node that knows nobody waits between knocks on its seeds: it
+ * starts at the gossip interval and doubles up to this while none answers,
+ * and keeps knocking forever at that rate, so partitions heal by themselves. */
+#define SEED_RETRY_MAX_MS 30000
+
 /* Cassandra's rule: besides the random peers, gossip to a random seed when
- * we know nobody else, and otherwise with probability seeds / members when
- * no seed was among this round's peers.  Without it, nodes that met each
- * other before they reached a seed form islands that never merge. */
+ * we know nobody else (with backoff), and otherwise with probability
+ * seeds / members when no seed was among this round's peers.  Without it,
+ * nodes that met each other before they reached a seed form islands that
+ * never merge. */
 static void maybe_gossip_to_seed(gossip_node *n, bool seed_contacted, uint32_t sent)
 {
     if (n->n_seeds == 0 || seed_contacted)
         return;
-    if (sent > 0 && gossip_rng_below(&n->rng, n->tbl.n) >= n->n_seeds)
-        return;
+    if (sent > 0) {
+        n->seed_backoff_ms = 0;
+        if (gossip_rng_below(&n->rng, n->tbl.n) >= n->n_seeds)
+            return;
+    } else {
+        if (n->now < n->seed_next_ms)
+            return;
+        uint64_t backoff = n->seed_backoff_ms ? n->seed_backoff_ms * 2 : n->cfg.gossip_interval_ms;
+        n->seed_backoff_ms = backoff < SEED_RETRY_MAX_MS ? backoff : SEED_RETRY_MAX_MS;
+        n->seed_next_ms = n->now + n->seed_backoff_ms;
+    }
     const char *seed = n->seeds[gossip_rng_below(&n->rng, n->n_seeds)];
-    if (strcmp(seed, n->cfg.addr) != 0)
+    if (strcmp(seed, n->cfg.addr) != 0) {
+        n->stats.seed_attempts++;
         gossip_to(n, seed);
+    }
 }
 
 /* Cassandra's other rule: with probability dead / (live + 1), also gossip
@@ -384,7 +405,8 @@ static void compare_digest(gossip_node *n, const wire_digest *d, plan_list *delt
 {
     uint32_t idx = table_find(&n->tbl, d->name.ptr, d->name.len);
     if (idx == TABLE_NONE) {
-        if (may_request && *n_reqs < n->rx->cap_digests) {
+        if (may_request && *n_reqs < n->rx->cap_digests &&
+            !members_quarantined(n, d->name.ptr, d->name.len, d->generation, n->now)) {
             reqs[*n_reqs] = *d;
             reqs[*n_reqs].generation = 0;
             reqs[*n_reqs].max_version = 0;

@@ -442,6 +442,89 @@ uint64_t members_next_suspicion_deadline(const gossip_node *n)
     return next;
 }
 
+/* ---- reaping ------------------------------------------------------------------- */
+
+bool members_quarantined(const gossip_node *n, const char *name, size_t len,
+                         uint64_t generation, uint64_t now_ms)
+{
+    uint64_t h = gossip_hash_bytes(name, len, 0);
+    for (uint32_t i = 0; i < QUARANTINE_MAX; i++) {
+        const quarantined *q = &n->ms.quarantine[i];
+        if (q->until_ms > now_ms && q->name_hash == h && generation <= q->generation)
+            return true;
+    }
+    return false;
+}
+
+/* References to endpoint `from` now mean `to` (table_remove moved it). */
+static void renumber(gossip_node *n, uint32_t from, uint32_t to)
+{
+    members *ms = &n->ms;
+    if (n->self == from)
+        n->self = to;
+    for (uint32_t i = 0; i < ms->n_news; i++)
+        if (ms->news[i].idx == from)
+            ms->news[i].idx = to;
+    for (uint32_t i = 0; i < ms->n_susp; i++)
+        if (ms->susp[i].idx == from)
+            ms->susp[i].idx = to;
+    if (ms->pr.target == from)
+        ms->pr.target = to;
+    for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
+        if (ms->mon[i].used && ms->mon[i].idx == from)
+            ms->mon[i].idx = to;
+}
+
+static void forget(gossip_node *n, uint32_t idx, uint64_t now_ms)
+{
+    members *ms = &n->ms;
+    endpoint *ep = table_ep(&n->tbl, idx);
+    if (n->cb.on_change) {
+        gossip_change c = {GOSSIP_CHANGE_REAPED, ep_name(ep), ep->generation, NULL, NULL, 0,
+                           ep->max_version, ep->incarnation};
+        n->cb.on_change(n->ud, &c);
+    }
+    quarantined *q = &ms->quarantine[ms->quarantine_pos];
+    ms->quarantine_pos = (ms->quarantine_pos + 1) % QUARANTINE_MAX;
+    q->name_hash = gossip_hash_bytes(ep_name(ep), ep->name_len, 0);
+    q->generation = ep->generation;
+    q->until_ms = now_ms + n->cfg.reap_timeout_ms;
+    ms->count[ep->status]--;
+    suspicion_cancel(n, idx);
+    for (uint32_t i = 0; i < ms->n_news;)
+        if (ms->news[i].idx == idx)
+            news_drop(ms, i);
+        else
+            i++;
+    if (ms->pr.active && ms->pr.target == idx)
+        ms->pr.active = false;
+    for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
+        if (ms->mon[i].used && ms->mon[i].idx == idx)
+            ms->mon[i].used = false;
+    uint32_t moved = table_remove(&n->tbl, idx);
+    if (moved != idx)
+        renumber(n, moved, idx);
+    ms->order_pos = ms->order_len; /* indices changed: reshuffle before the next probe */
+}
+
+void members_reap(gossip_node *n, uint64_t now_ms)
+{
+    members *ms = &n->ms;
+    if (ms->count[GOSSIP_STATUS_DEAD] + ms->count[GOSSIP_STATUS_LEFT] == 0 ||
+        now_ms < ms->next_reap_ms)
+        return;
+    /* a scan of the table, at most eight times per reap timeout */
+    uint64_t every = n->cfg.reap_timeout_ms / 8;
+    ms->next_reap_ms = now_ms + (every > 1000 ? every : 1000);
+    for (uint32_t idx = n->tbl.n; idx-- > 0;) {
+        const endpoint *ep = table_ep(&n->tbl, idx);
+        if (idx != n->self &&
+            (ep->status == GOSSIP_STATUS_DEAD || ep->status == GOSSIP_STATUS_LEFT) &&
+            now_ms - ep->status_since_ms >= n->cfg.reap_timeout_ms)
+            forget(n, idx, now_ms);
+    }
+}
+
 /* ---- leave --------------------------------------------------------------------- */
 
 int members_leave(gossip_node *n, uint64_t now_ms)

@@ -26,6 +26,15 @@ typedef struct gossip_node gossip_node;
 #define RELAYS_MAX 32           /* indirect probes relayed for others at once */
 #define PROBE_HELPERS_MAX 16    /* members asked to probe indirectly */
 #define MONITOR_WINDOW 100      /* inter-arrival samples kept per monitored peer */
+#define QUARANTINE_MAX 256      /* recently forgotten members remembered */
+
+/* A member we forgot: gossip from peers that have not forgotten it yet
+ * must not bring it back (Cassandra's "just removed endpoints"). */
+typedef struct quarantined {
+    uint64_t name_hash;
+    uint64_t generation;
+    uint64_t until_ms;
+} quarantined;
 
 /* A monitored peer: phi accrual over the arrivals of its datagrams. */
 typedef struct monitor {
@@ -91,6 +100,9 @@ typedef struct members {
     uint32_t count[4];          /* members by status, ourselves included */
     uint32_t awareness;         /* Lifeguard local health */
     monitor *mon;               /* cfg.monitored_peers slots */
+    quarantined quarantine[QUARANTINE_MAX];
+    uint32_t quarantine_pos;
+    uint64_t next_reap_ms;
     uint64_t phi_deferred;      /* suspicions phi talked us out of */
     bool leaving;
     bool left;
@@ -132,6 +144,12 @@ double monitor_phi(const gossip_node *n, uint32_t idx, uint64_t now_ms);
 /* Second opinion on a failed probe: true when the member was heard from
  * recently and phi is below the threshold, so the failure is likely loss. */
 bool monitor_vouches(const gossip_node *n, uint32_t idx, uint64_t now_ms);
+
+/* Forgets dead and left members older than reap_timeout_ms. */
+void members_reap(gossip_node *n, uint64_t now_ms);
+/* Was (name, generation) forgotten recently? */
+bool members_quarantined(const gossip_node *n, const char *name, size_t len,
+                         uint64_t generation, uint64_t now_ms);
 
 int members_leave(gossip_node *n, uint64_t now_ms);
 void members_leave_progress(gossip_node *n, uint64_t now_ms);

@@ -206,6 +206,7 @@ int gossip_node_tick(gossip_node *n, uint64_t now_ms)
     }
     swim_tick(n, now_ms);
     members_leave_progress(n, now_ms);
+    members_reap(n, now_ms);
     if (now_ms < n->next_round_ms || n->ms.left)
         return 0;
     n->tbl.round = ++n->stats.rounds;
@@ -307,9 +308,20 @@ static kv_view kv_view_of_wire(const wire_kv *k)
 static void refute_stale_self(gossip_node *n, const wire_delta *d, uint64_t delta_max)
 {
     endpoint *self = table_ep(&n->tbl, n->self);
-    if (d->generation < self->generation ||
-        (d->generation == self->generation && delta_max <= self->max_version))
+    if (d->generation > self->generation) {
+        /* Another process runs under our name with a newer generation:
+         * two live nodes claim one name.  Say so loudly; merging them
+         * silently would corrupt both. */
+        n->stats.name_conflicts++;
+        node_log(n, GOSSIP_LOG_ERROR,
+                 "msg=\"another member claims our name with a newer generation\" name=%s "
+                 "ours=%llu theirs=%llu",
+                 ep_name(self), (unsigned long long)self->generation,
+                 (unsigned long long)d->generation);
         return;
+    }
+    if (d->generation < self->generation || delta_max <= self->max_version)
+        return; /* news of an earlier process of ours, or nothing new */
     node_log(n, GOSSIP_LOG_WARN,
              "msg=\"newer state about ourselves in gossip; re-asserting\" generation=%llu "
              "version=%llu",
@@ -394,6 +406,10 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
                  (int)d->name.len, d->name.ptr);
         return 0;
     }
+    if (!ep && members_quarantined(n, d->name.ptr, d->name.len, d->generation, n->now)) {
+        n->stats.deltas_stale++; /* forgotten on purpose; a restart may return */
+        return 0;
+    }
     if (!ep) {
         int rc = table_add(&n->tbl, d->name.ptr, d->name.len, d->generation, &idx);
         if (rc) {
@@ -404,6 +420,8 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
         n->ms.count[GOSSIP_STATUS_ALIVE]++;
     }
     uint8_t old_status = ep->status;
+    char old_addr[GOSSIP_MAX_ADDR + 1] = "";
+    bool had_addr = node_member_addr(n, idx, old_addr, sizeof old_addr);
     enum gossip_change_kind kind = 0;
     table_before_change(&n->tbl, idx);
     if (ep->max_version == 0 && ep->n_kvs == 0 && ep->heartbeat == 0)
@@ -441,6 +459,14 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
         notify(n, kind, ep, NULL);
     if (kind == GOSSIP_CHANGE_RESTART && old_status != GOSSIP_STATUS_ALIVE)
         notify_alive_again(n, ep);
+    char new_addr[GOSSIP_MAX_ADDR + 1];
+    if (had_addr && node_member_addr(n, idx, new_addr, sizeof new_addr) &&
+        strcmp(old_addr, new_addr) != 0) {
+        n->stats.address_changes++; /* e.g. a container restarted elsewhere */
+        node_log(n, GOSSIP_LOG_INFO,
+                 "msg=\"member moved to a new address\" member=%s from=%s to=%s generation=%llu",
+                 ep_name(ep), old_addr, new_addr, (unsigned long long)ep->generation);
+    }
     merge_delta_record(n, idx, d);
     if (n->cb.on_change && first_changed != UINT32_MAX) {
         for (uint32_t i = first_changed; i < d->kv_count; i++) {

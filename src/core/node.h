@@ -33,6 +33,8 @@ struct gossip_node {
     uint8_t *tx;                  /* mtu bytes */
     members ms;                   /* membership and failure detection */
     uint64_t now;                 /* the clock as of the current call in */
+    uint64_t seed_next_ms;        /* knowing nobody: next knock on a seed */
+    uint64_t seed_backoff_ms;
 };
 
 /* exchange.c */

@@ -158,3 +158,79 @@ uint32_t table_bucket_bits_for(uint64_t n)
         bits++;
     return bits;
 }
+
+/* Removes index slot `s` and closes the gap (backward-shift deletion), so
+ * linear probing needs no tombstones. */
+static void index_delete_slot(table *t, uint32_t s)
+{
+    uint32_t mask = t->index_cap - 1;
+    for (uint32_t next = (s + 1) & mask;; next = (next + 1) & mask) {
+        uint64_t slot = t->index[next];
+        if (slot == SLOT_EMPTY)
+            break;
+        const endpoint *ep = table_ep(t, (uint32_t)slot);
+        uint32_t home = slot_of(t, gossip_hash_bytes(ep_name(ep), ep->name_len, 0));
+        /* move `next` back into the hole unless its home lies in (s, next] */
+        bool stays = s <= next ? (home > s && home <= next) : (home > s || home <= next);
+        if (!stays) {
+            t->index[s] = slot;
+            s = next;
+        }
+    }
+    t->index[s] = SLOT_EMPTY;
+}
+
+static uint32_t index_slot_of(const table *t, uint32_t idx)
+{
+    const endpoint *ep = table_ep(t, idx);
+    uint32_t s = slot_of(t, gossip_hash_bytes(ep_name(ep), ep->name_len, 0));
+    while ((uint32_t)t->index[s] != idx)
+        s = (s + 1) & (t->index_cap - 1);
+    return s;
+}
+
+/* Points whatever referred to endpoint `from` in the bucket list at `to`. */
+static void bucket_relink(table *t, uint32_t bucket, uint32_t from, uint32_t to)
+{
+    if (t->bucket_head[bucket] == from) {
+        t->bucket_head[bucket] = to;
+        return;
+    }
+    for (uint32_t i = t->bucket_head[bucket]; i != TABLE_NONE; i = table_ep(t, i)->bucket_next)
+        if (table_ep(t, i)->bucket_next == from) {
+            table_ep(t, i)->bucket_next = to;
+            return;
+        }
+}
+
+uint32_t table_remove(table *t, uint32_t idx)
+{
+    endpoint *ep = table_ep(t, idx);
+    uint32_t last = t->n - 1;
+    /* out of the hashes, the bucket list, the index and the recent ring */
+    t->hash ^= ep->digest;
+    t->bucket_hash[ep->bucket] ^= ep->digest;
+    t->bucket_size[ep->bucket]--;
+    bucket_relink(t, ep->bucket, idx, ep->bucket_next);
+    index_delete_slot(t, index_slot_of(t, idx));
+    for (uint32_t i = 0; i < TABLE_RECENT; i++)
+        if (t->recent[i] == idx)
+            t->recent_seq[i] = 0; /* matches no change_seq: skipped */
+    endpoint_clear(ep, t->alloc);
+    if (idx != last) {
+        /* the last endpoint moves into the hole */
+        endpoint *moved = table_ep(t, last);
+        uint32_t s = index_slot_of(t, last);
+        t->index[s] = (t->index[s] & ~(uint64_t)UINT32_MAX) | idx;
+        bucket_relink(t, moved->bucket, last, idx);
+        for (uint32_t i = 0; i < TABLE_RECENT; i++)
+            if (t->recent[i] == last)
+                t->recent[i] = idx;
+        *ep = *moved;
+        if (moved->kvs == &moved->one)
+            ep->kvs = &ep->one;
+        memset(moved, 0, sizeof *moved);
+    }
+    t->n--;
+    return last;
+}

@@ -57,6 +57,10 @@ uint32_t table_find(const table *t, const char *name, size_t len);
 /* Adds an empty endpoint; returns its index via *idx. */
 int table_add(table *t, const char *name, size_t len, uint64_t generation, uint32_t *idx);
 
+/* Forgets endpoint `idx`: the last endpoint moves into its place.  Returns
+ * the index that moved (the old last), so callers can fix references. */
+uint32_t table_remove(table *t, uint32_t idx);
+
 /* Call before changing endpoint `idx`, and table_changed() after: they keep
  * the table and bucket hashes and the recent ring up to date. */
 void table_before_change(table *t, uint32_t idx);
