@@ -12,18 +12,6 @@
 #include "../tests/mininet.h"
 #include "wire/wire.h"
 
-static uint64_t bytes_sent(const mininet *net)
-{
-    uint64_t sum = 0;
-    for (int i = 0; i < net->n; i++) {
-        gossip_stats s;
-        gossip_node_get_stats(net->nodes[i], &s);
-        for (int t = 0; t < GOSSIP_MSG_TYPE_COUNT; t++)
-            sum += s.bytes_sent[t];
-    }
-    return sum;
-}
-
 /* Size of a SYN that lists every endpoint of node 0's table. */
 static size_t full_digest_syn_bytes(const mininet *net)
 {
@@ -69,6 +57,7 @@ static void measure(int nodes, int heartbeat_bump)
     gossip_config c;
     gossip_config_init(&c);
     c.heartbeat_bump = heartbeat_bump;
+    c.probe_interval_ms = 0; /* the exchange alone; SWIM's probes are another budget */
     mn_init(&net, nodes, &c);
     /* With a bump every period the tables never agree exactly: warm up for
      * a fixed number of rounds instead of waiting for convergence. */
@@ -76,10 +65,10 @@ static void measure(int nodes, int heartbeat_bump)
     for (int r = 0; r < (heartbeat_bump ? 100 : 40); r++) /* let recent windows expire */
         mn_round(&net);
     const int measured = 20;
-    uint64_t before = bytes_sent(&net);
+    uint64_t before = mn_bytes_sent(&net);
     for (int r = 0; r < measured; r++)
         mn_round(&net);
-    double per = (double)(bytes_sent(&net) - before) / measured / nodes;
+    double per = (double)(mn_bytes_sent(&net) - before) / measured / nodes;
     size_t cassandra = full_digest_syn_bytes(&net);
     printf("%6d  %-9s  %16d  %14.0f  %22zu  %8.1fx  %12.1f\n", nodes,
            heartbeat_bump ? "bump" : "quiet", rounds, per, cassandra, (double)cassandra / per,

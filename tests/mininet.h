@@ -177,6 +177,21 @@ static inline int mn_run_until_converged(mininet *net, int max_rounds)
     return -1;
 }
 
+/* Bytes every node has sent, all message types. */
+static inline uint64_t mn_bytes_sent(const mininet *net)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < net->n; i++) {
+        gossip_stats s;
+        if (!net->nodes[i])
+            continue;
+        gossip_node_get_stats(net->nodes[i], &s);
+        for (int t = 0; t < GOSSIP_MSG_TYPE_COUNT; t++)
+            sum += s.bytes_sent[t];
+    }
+    return sum;
+}
+
 static inline void mn_free(mininet *net)
 {
     for (size_t k = 0; k < net->q_len; k++)

@@ -138,31 +138,20 @@ static void test_converges_with_loss(void **state)
     free(net);
 }
 
-static uint64_t total_bytes_sent(const mininet *net)
-{
-    uint64_t sum = 0;
-    for (int i = 0; i < net->n; i++) {
-        gossip_stats s;
-        gossip_node_get_stats(net->nodes[i], &s);
-        for (int t = 0; t < GOSSIP_MSG_TYPE_COUNT; t++)
-            sum += s.bytes_sent[t];
-    }
-    return sum;
-}
-
 static uint64_t steady_bytes_per_node_round(int nodes)
 {
     mininet *net = malloc(sizeof *net);
     gossip_config c = base_config(GOSSIP_MODE_PUSHPULL);
+    c.probe_interval_ms = 0; /* the exchange alone */
     mn_init(net, nodes, &c);
     assert_true(mn_run_until_converged(net, 400) > 0);
     /* let the recent-change window expire, then measure */
     for (int r = 0; r < 40; r++)
         mn_round(net);
-    uint64_t before = total_bytes_sent(net);
+    uint64_t before = mn_bytes_sent(net);
     for (int r = 0; r < 20; r++)
         mn_round(net);
-    uint64_t per = (total_bytes_sent(net) - before) / 20 / (uint64_t)nodes;
+    uint64_t per = (mn_bytes_sent(net) - before) / 20 / (uint64_t)nodes;
     /* in sync: nobody answers a SYN */
     uint64_t acks = 0;
     for (int i = 0; i < nodes; i++) {
@@ -202,7 +191,7 @@ static void test_deterministic(void **state)
         mn_init(net, 40, &c);
         for (int r = 0; r < 15; r++)
             mn_round(net);
-        bytes[k] = total_bytes_sent(net);
+        bytes[k] = mn_bytes_sent(net);
         mn_free(net);
         free(net);
     }
