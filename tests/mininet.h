@@ -83,9 +83,12 @@ static inline int mn_start_node(mininet *net, int i)
     return 0;
 }
 
+/* Starts n nodes; a `callbacks` set on *net beforehand is kept. */
 static inline void mn_init(mininet *net, int n, const gossip_config *base)
 {
+    const gossip_callbacks *callbacks = net->callbacks;
     memset(net, 0, sizeof *net);
+    net->callbacks = callbacks;
     net->n = n;
     net->base = *base;
     net->queue = calloc(MININET_MAX_QUEUE, sizeof *net->queue);

@@ -33,20 +33,13 @@ static uint32_t reap_timeout_ms = 3600000;
 
 static mininet *start(int nodes, double loss)
 {
-    mininet *net = malloc(sizeof *net);
+    mininet *net = calloc(1, sizeof *net);
     gossip_config c;
     gossip_config_init(&c);
     c.gossip_interval_ms = 200;
     c.reap_timeout_ms = reap_timeout_ms;
-    mn_init(net, nodes, &c);
-    for (int i = 0; i < nodes; i++) { /* the same nodes, with the watching callback */
-        gossip_node_free(net->nodes[i]);
-        net->generation[i]--;
-        net->nodes[i] = NULL;
-    }
     net->callbacks = &watch_callbacks;
-    for (int i = 0; i < nodes; i++)
-        assert_int_equal(mn_start_node(net, i), 0);
+    mn_init(net, nodes, &c);
     net->loss = loss;
     V.dead_of_live = 0;
     V.net = net;

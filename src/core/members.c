@@ -25,6 +25,7 @@ void members_init(gossip_node *n)
     members *ms = &n->ms;
     memset(ms, 0, sizeof *ms);
     ms->count[GOSSIP_STATUS_ALIVE] = 1; /* ourselves */
+    ms->priority_target = UINT32_MAX;
 }
 
 void members_free(gossip_node *n)
@@ -129,7 +130,8 @@ static void news_push(gossip_node *n, uint32_t idx, const char *from, size_t fro
         if (ms->news[i].idx == idx)
             it = &ms->news[i]; /* newer news of the same member replaces the old */
     if (it && it->generation == ep->generation && it->incarnation == ep->incarnation &&
-        it->status == ep->status)
+        it->status == ep->status &&
+        (from_len == 0 || (strlen(it->from) == from_len && memcmp(it->from, from, from_len) == 0)))
         return; /* already queued: keep its transmit count */
     if (!it) {
         if (ms->n_news == NEWS_MAX) {
@@ -356,6 +358,20 @@ static void refute(gossip_node *n, uint64_t incarnation, uint64_t now_ms)
         n->ms.awareness++;
 }
 
+/* Confirmations make a suspicion expire sooner, but at N = 1,000 a member
+ * is probed about once a second, so they trickle in.  About
+ * 2 * (indirect_checks + 1) of the nodes that hear of a fresh suspicion
+ * probe the suspect next, out of turn: a dead member collects its
+ * confirmations within a probe interval or two, while a live one sees a
+ * handful of extra pings, not a thousand. */
+static void maybe_probe_suspect_next(gossip_node *n, uint32_t idx)
+{
+    uint64_t live = n->ms.count[GOSSIP_STATUS_ALIVE] + n->ms.count[GOSSIP_STATUS_SUSPECT];
+    uint64_t want = 2 * ((uint64_t)n->cfg.indirect_checks + 1);
+    if (n->cfg.probe_interval_ms && gossip_rng_below(&n->rng, live ? live : 1) < want)
+        n->ms.priority_target = idx;
+}
+
 static bool record_newer(uint64_t incarnation, uint8_t status, const endpoint *ep)
 {
     if (incarnation != ep->incarnation)
@@ -388,8 +404,10 @@ void members_merge_record(gossip_node *n, uint32_t idx, uint64_t generation,
     }
     uint8_t old = ep->status;
     set_record(n, idx, incarnation, status, now_ms);
-    if (status == GOSSIP_STATUS_SUSPECT)
+    if (status == GOSSIP_STATUS_SUSPECT) {
         suspicion_start(n, idx, from, from_len, now_ms);
+        maybe_probe_suspect_next(n, idx);
+    }
     news_push(n, idx, from, from_len);
     if (old != status)
         notify_status(n, ep);
@@ -411,10 +429,20 @@ static void raise_status(gossip_node *n, uint32_t idx, uint8_t status, uint64_t 
 void members_suspect(gossip_node *n, uint32_t idx, uint64_t now_ms)
 {
     endpoint *ep = table_ep(&n->tbl, idx);
-    if (ep->status == GOSSIP_STATUS_ALIVE)
+    const endpoint *self = table_ep(&n->tbl, n->self);
+    if (ep->status == GOSSIP_STATUS_ALIVE) {
         raise_status(n, idx, GOSSIP_STATUS_SUSPECT, now_ms);
-    else if (ep->status == GOSSIP_STATUS_SUSPECT && !suspicion_of(n, idx))
+        return;
+    }
+    if (ep->status != GOSSIP_STATUS_SUSPECT)
+        return;
+    /* Suspect already (someone else's news): our own failed probe is an
+     * independent confirmation, for our timer and, broadcast, for everyone
+     * else's (Lifeguard). */
+    n->stats.suspicions++;
+    if (!suspicion_of(n, idx))
         suspicion_start(n, idx, NULL, 0, now_ms);
+    suspicion_confirm(n, idx, ep_name(self), self->name_len);
 }
 
 void members_expire_suspicions(gossip_node *n, uint64_t now_ms)
@@ -470,6 +498,8 @@ static void renumber(gossip_node *n, uint32_t from, uint32_t to)
             ms->susp[i].idx = to;
     if (ms->pr.target == from)
         ms->pr.target = to;
+    if (ms->priority_target == from)
+        ms->priority_target = to;
     for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
         if (ms->mon[i].used && ms->mon[i].idx == from)
             ms->mon[i].idx = to;
@@ -498,6 +528,8 @@ static void forget(gossip_node *n, uint32_t idx, uint64_t now_ms)
             i++;
     if (ms->pr.active && ms->pr.target == idx)
         ms->pr.active = false;
+    if (ms->priority_target == idx)
+        ms->priority_target = UINT32_MAX;
     for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
         if (ms->mon[i].used && ms->mon[i].idx == idx)
             ms->mon[i].used = false;

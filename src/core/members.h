@@ -97,6 +97,7 @@ typedef struct members {
     uint32_t order_len;
     uint32_t order_cap;
     uint32_t order_pos;
+    uint32_t priority_target;   /* probe this one next (a fresh suspect); TABLE_NONE */
     uint32_t count[4];          /* members by status, ourselves included */
     uint32_t awareness;         /* Lifeguard local health */
     monitor *mon;               /* cfg.monitored_peers slots */

@@ -52,6 +52,11 @@ static int rebuild_order(gossip_node *n)
 static uint32_t next_target(gossip_node *n, char *addr, size_t cap)
 {
     members *ms = &n->ms;
+    uint32_t urgent = ms->priority_target;
+    ms->priority_target = UINT32_MAX;
+    if (urgent < n->tbl.n && table_ep(&n->tbl, urgent)->status == GOSSIP_STATUS_SUSPECT &&
+        probe_candidate(n, urgent, addr, cap))
+        return urgent;
     for (uint32_t tries = 0; tries <= n->tbl.n; tries++) {
         if (ms->order_pos >= ms->order_len && rebuild_order(n))
             return TABLE_NONE;
