@@ -235,6 +235,9 @@ static void suspicion_timeout(const gossip_node *n, uint32_t confirmations, uint
     double nodes = (double)(n->ms.count[GOSSIP_STATUS_ALIVE] + n->ms.count[GOSSIP_STATUS_SUSPECT]);
     double scale = nodes > 10 ? log10(nodes) : 1.0;
     double min = n->cfg.suspicion_min_mult * scale * (double)probe_interval(n);
+    double floor = SUSPICION_FLOOR_PROBES * (double)probe_interval(n);
+    if (min < floor)
+        min = floor; /* small clusters: outlast a 2 s pause plus its refutation */
     double max = n->cfg.suspicion_max_mult * min;
     double k = n->cfg.indirect_checks ? n->cfg.indirect_checks : 1;
     double frac = log((double)confirmations + 1) / log(k + 1);

@@ -27,6 +27,9 @@ typedef struct gossip_node gossip_node;
 #define PROBE_HELPERS_MAX 16    /* members asked to probe indirectly */
 #define MONITOR_WINDOW 100      /* inter-arrival samples kept per monitored peer */
 #define QUARANTINE_MAX 256      /* recently forgotten members remembered */
+/* The shortest suspicion, in probe intervals, whatever N: log10 N alone gives
+ * 1.7 s at N = 50, shorter than a 2 s GC pause plus the refutation. */
+#define SUSPICION_FLOOR_PROBES 3
 
 /* A member we forgot: gossip from peers that have not forgotten it yet
  * must not bring it back (Cassandra's "just removed endpoints"). */
@@ -118,6 +121,9 @@ void members_free(gossip_node *n);
 void members_merge_record(gossip_node *n, uint32_t idx, uint64_t generation,
                           uint64_t incarnation, uint8_t status, const char *from,
                           size_t from_len, uint64_t now_ms);
+/* Endpoint `idx` was just learnt: it joins the probe order at a random
+ * place of the current cycle (SWIM section 4.3), not at the next cycle. */
+void members_on_new(gossip_node *n, uint32_t idx);
 /* Endpoint `idx` was just added or restarted (status reset to alive). */
 void members_on_reset(gossip_node *n, uint32_t idx, uint8_t old_status);
 bool members_is_live(const gossip_node *n, uint32_t idx);

@@ -418,6 +418,7 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
         }
         ep = table_ep(&n->tbl, idx);
         n->ms.count[GOSSIP_STATUS_ALIVE]++;
+        members_on_new(n, idx);
     }
     uint8_t old_status = ep->status;
     char old_addr[GOSSIP_MAX_ADDR + 1] = "";

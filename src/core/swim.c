@@ -49,6 +49,26 @@ static int rebuild_order(gossip_node *n)
     return 0;
 }
 
+void members_on_new(gossip_node *n, uint32_t idx)
+{
+    members *ms = &n->ms;
+    if (ms->order_len == 0 || ms->order_pos >= ms->order_len)
+        return; /* the next cycle's shuffle takes it in */
+    if (ms->order_len == ms->order_cap) {
+        uint32_t cap = ms->order_cap * 2;
+        uint32_t *order = ga_realloc(n->alloc, ms->order, cap * sizeof *order);
+        if (!order)
+            return;
+        ms->order = order;
+        ms->order_cap = cap;
+    }
+    /* a random place among the probes still to come this cycle */
+    uint32_t at = ms->order_pos +
+                  (uint32_t)gossip_rng_below(&n->rng, ms->order_len - ms->order_pos + 1);
+    ms->order[ms->order_len++] = ms->order[at];
+    ms->order[at] = idx;
+}
+
 static uint32_t next_target(gossip_node *n, char *addr, size_t cap)
 {
     members *ms = &n->ms;
