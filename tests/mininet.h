@@ -83,10 +83,10 @@ static inline int mn_start_node(mininet *net, int i)
     return 0;
 }
 
-/* Starts n nodes; a `callbacks` set on *net beforehand is kept. */
-static inline void mn_init(mininet *net, int n, const gossip_config *base)
+/* Starts n nodes whose changes go to `callbacks` (NULL: none watched). */
+static inline void mn_init_with(mininet *net, int n, const gossip_config *base,
+                                const gossip_callbacks *callbacks)
 {
-    const gossip_callbacks *callbacks = net->callbacks;
     memset(net, 0, sizeof *net);
     net->callbacks = callbacks;
     net->n = n;
@@ -96,6 +96,11 @@ static inline void mn_init(mininet *net, int n, const gossip_config *base)
     for (int i = 0; i < n; i++)
         if (mn_start_node(net, i))
             abort();
+}
+
+static inline void mn_init(mininet *net, int n, const gossip_config *base)
+{
+    mn_init_with(net, n, base, NULL);
 }
 
 static inline void mn_kill(mininet *net, int i)

@@ -310,10 +310,12 @@ static bool is_seed(const gossip_node *n, const char *addr)
     return false;
 }
 
-/* How long a node that knows nobody waits between knocks on its seeds: it
- * starts at the gossip interval and doubles up to this while none answers,
- * and keeps knocking forever at that rate, so partitions heal by themselves. */
-#define SEED_RETRY_MAX_MS 30000
+/* A node that knows nobody knocks on a seed every gossip period; after
+ * SEED_RETRY_PATIENCE unanswered knocks it backs off, doubling the wait up
+ * to SEED_RETRY_MAX_MS, and keeps knocking at that rate forever, so that a
+ * lossy start still joins quickly and a partition still heals by itself. */
+#define SEED_RETRY_PATIENCE 8
+#define SEED_RETRY_MAX_MS 10000
 
 /* Cassandra's rule: besides the random peers, gossip to a random seed when
  * we know nobody else (with backoff), and otherwise with probability
@@ -325,15 +327,17 @@ static void maybe_gossip_to_seed(gossip_node *n, bool seed_contacted, uint32_t s
     if (n->n_seeds == 0 || seed_contacted)
         return;
     if (sent > 0) {
-        n->seed_backoff_ms = 0;
+        n->seed_knocks = 0;
         if (gossip_rng_below(&n->rng, n->tbl.n) >= n->n_seeds)
             return;
     } else {
         if (n->now < n->seed_next_ms)
             return;
-        uint64_t backoff = n->seed_backoff_ms ? n->seed_backoff_ms * 2 : n->cfg.gossip_interval_ms;
-        n->seed_backoff_ms = backoff < SEED_RETRY_MAX_MS ? backoff : SEED_RETRY_MAX_MS;
-        n->seed_next_ms = n->now + n->seed_backoff_ms;
+        uint64_t wait = n->cfg.gossip_interval_ms;
+        for (uint32_t k = SEED_RETRY_PATIENCE; k < n->seed_knocks && wait < SEED_RETRY_MAX_MS; k++)
+            wait *= 2;
+        n->seed_next_ms = n->now + (wait < SEED_RETRY_MAX_MS ? wait : SEED_RETRY_MAX_MS);
+        n->seed_knocks++;
     }
     const char *seed = n->seeds[gossip_rng_below(&n->rng, n->n_seeds)];
     if (strcmp(seed, n->cfg.addr) != 0) {

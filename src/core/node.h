@@ -34,7 +34,7 @@ struct gossip_node {
     members ms;                   /* membership and failure detection */
     uint64_t now;                 /* the clock as of the current call in */
     uint64_t seed_next_ms;        /* knowing nobody: next knock on a seed */
-    uint64_t seed_backoff_ms;
+    uint32_t seed_knocks;         /* unanswered knocks in a row */
 };
 
 /* exchange.c */
