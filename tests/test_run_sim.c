@@ -326,6 +326,122 @@ static void test_schema100_within_round_model_bound(void **state)
     scenario_free(&s);
 }
 
+static uint64_t packets_received(const gossip_stats *st)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < GOSSIP_MSG_TYPE_COUNT; i++)
+        n += st->packets_recv[i];
+    return n;
+}
+
+static void stats_at(struct sim_run *run, uint64_t virtual_ms, uint32_t node, gossip_stats *st)
+{
+    char err[ERR_SIZE] = "";
+    assert_int_equal(sim_run_until(run, virtual_ms, err, sizeof err), 0);
+    assert_non_null(sim_run_engine(run, node));
+    memset(st, 0, sizeof *st);
+    gossip_node_get_stats(sim_run_engine(run, node), st);
+}
+
+/* A stalled node neither ticks nor receives; what reached it meanwhile is
+ * processed when the stall ends, and its rounds resume right after. */
+static void test_stall_freezes_a_node_and_queues_its_packets(void **state)
+{
+    (void)state;
+    struct scenario s;
+    /* Probing off: a 5 s stall would (rightly) get the node declared dead;
+     * this test is about the stall itself. */
+    parse_or_fail(&s, "{\"nodes\": 10, \"duration_ms\": 40000, \"settle_ms\": 10000,"
+                      " \"engine\": {\"gossip_interval_ms\": 500, \"probe_interval_ms\": 0},"
+                      " \"stalls\": [{\"node\": 3, \"at_ms\": 10000, \"duration_ms\": 5000}]}");
+    char err[ERR_SIZE] = "";
+    struct sim_run *run = sim_run_new(&s, 4, err, sizeof err);
+    assert_non_null(run);
+    gossip_stats at_start, before_end, at_end, other_before, other_after;
+    stats_at(run, 10000, 3, &at_start);
+    stats_at(run, 10000, 4, &other_before);
+    stats_at(run, 14999, 3, &before_end);
+    stats_at(run, 14999, 4, &other_after);
+    assert_int_equal(before_end.rounds, at_start.rounds);
+    assert_int_equal(packets_received(&before_end), packets_received(&at_start));
+    /* The others went on gossiping meanwhile. */
+    assert_true(other_after.rounds >= other_before.rounds + 8);
+    stats_at(run, 15000, 3, &at_end);
+    assert_true(packets_received(&at_end) > packets_received(&before_end));
+    assert_int_equal(at_end.rounds, before_end.rounds + 1);
+    struct sim_result r;
+    assert_int_equal(sim_run_finish(run, &r, err, sizeof err), 0);
+    sim_run_free(run);
+    assert_int_equal(r.stalls, 1);
+    assert_true(r.invariant_ok);
+    scenario_free(&s);
+}
+
+static int same_plan(const struct sim_plan *a, const struct sim_plan *b)
+{
+    return a->kill_count == b->kill_count && a->stall_count == b->stall_count &&
+           a->leave_count == b->leave_count &&
+           memcmp(a->kills, b->kills, a->kill_count * sizeof *a->kills) == 0 &&
+           memcmp(a->stalls, b->stalls, a->stall_count * sizeof *a->stalls) == 0 &&
+           memcmp(a->leaves, b->leaves, a->leave_count * sizeof *a->leaves) == 0;
+}
+
+/* Generators draw distinct non-seed nodes and times inside their windows
+ * from the run seed: one seed, one plan; another seed, another plan. */
+static void test_generators_expand_by_seed(void **state)
+{
+    (void)state;
+    struct scenario s;
+    parse_or_fail(&s, "{\"nodes\": 60, \"duration_ms\": 120000, \"seeds\": [0, 1],"
+                      " \"stalls\": [{\"fraction\": 0.1, \"duration_ms\": 2000,"
+                      "   \"between_ms\": [5000, 50000]}],"
+                      " \"kills\": [{\"node\": 5, \"at_ms\": 7000},"
+                      "   {\"count\": 10, \"between_ms\": [10000, 20000]}],"
+                      " \"restarts\": [{\"fraction\": 0.5, \"between_ms\": [30000, 60000],"
+                      "   \"down_ms\": [1000, 3000]}],"
+                      " \"leaves\": [{\"count\": 3, \"between_ms\": [70000, 71000]}]}");
+    struct sim_plan a, b, c;
+    assert_int_equal(sim_plan_build(&a, &s, 1), 0);
+    assert_int_equal(sim_plan_build(&b, &s, 1), 0);
+    assert_int_equal(sim_plan_build(&c, &s, 2), 0);
+    assert_true(same_plan(&a, &b));
+    assert_false(same_plan(&a, &c));
+    assert_int_equal(a.stall_count, 6);
+    assert_int_equal(a.kill_count, 1 + 10 + 30);
+    assert_int_equal(a.leave_count, 3);
+    uint8_t hit[60] = {0};
+    hit[5] = 1;
+    for (uint32_t i = 1; i < a.kill_count; i++) {
+        const struct scn_kill *k = &a.kills[i];
+        assert_true(k->node >= 2 && !hit[k->node]);
+        hit[k->node] = 1;
+        if (i <= 10) {
+            assert_true(k->at_ms >= 10000 && k->at_ms < 20000);
+            assert_true(k->restart_at_ms == SCN_NEVER);
+        } else {
+            assert_true(k->at_ms >= 30000 && k->at_ms < 60000);
+            assert_true(k->restart_at_ms >= k->at_ms + 1000 &&
+                        k->restart_at_ms <= k->at_ms + 3000);
+        }
+    }
+    for (uint32_t i = 0; i < a.leave_count; i++) {
+        assert_true(a.leaves[i].node >= 2 && !hit[a.leaves[i].node]);
+        hit[a.leaves[i].node] = 1;
+    }
+    for (uint32_t i = 0; i < a.stall_count; i++) {
+        assert_true(a.stalls[i].at_ms >= 5000 && a.stalls[i].at_ms < 50000);
+        assert_int_equal(a.stalls[i].duration_ms, 2000);
+        for (uint32_t j = 0; j < i; j++)
+            assert_int_not_equal(a.stalls[i].node, a.stalls[j].node);
+    }
+    /* The settle check follows the last fault the plan really has. */
+    assert_true(sim_plan_last_fault_ms(&a, &s) <= scenario_last_fault_ms(&s));
+    sim_plan_free(&a);
+    sim_plan_free(&b);
+    sim_plan_free(&c);
+    scenario_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_fault_mix_converges_for_many_seeds),
         cmocka_unit_test(test_late_seeds_leave_no_islands),
         cmocka_unit_test(test_schema100_within_round_model_bound),
+        cmocka_unit_test(test_stall_freezes_a_node_and_queues_its_packets),
+        cmocka_unit_test(test_generators_expand_by_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

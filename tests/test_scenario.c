@@ -90,6 +90,57 @@ static const struct bad_case bad_cases[] = {
     {"{\"nodes\": 10, \"duration_ms\": 60000,}", "invalid JSON"},
     {"{\"nodes\": 10, \"nodes\": 11, \"duration_ms\": 60000}", "invalid JSON"},
     {"[1, 2]", "must be an object"},
+    /* failure detection */
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"engine\": {\"probe_timeout_ms\": 0}}",
+     "engine.probe_timeout_ms: must be in"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"engine\": {\"probe_interval_ms\": 200,"
+     " \"probe_timeout_ms\": 500}}",
+     "engine.probe_timeout_ms: must not exceed probe_interval_ms"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"engine\": {\"indirect_checks\": 99}}",
+     "engine.indirect_checks"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"engine\": {\"suspicion_min_mult\": \"2\"}}",
+     "engine.suspicion_min_mult: must be an integer"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"stalls\": [{\"node\": 3, \"at_ms\": 100}]}",
+     "stalls[0].duration_ms: required"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"stalls\": [{\"node\": 3, \"at_ms\": 100,"
+     " \"duration_ms\": 5, \"pause\": 1}]}",
+     "stalls[0].pause: unknown key"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"stalls\": [{\"fraction\": 0.5,"
+     " \"duration_ms\": 2000, \"between_ms\": [5000, 4000]}]}",
+     "stalls[0].between_ms"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"stalls\": [{\"fraction\": 0.01,"
+     " \"duration_ms\": 2000, \"between_ms\": [0, 4000]}]}",
+     "stalls[0].fraction: selects no node"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"stalls\": [{\"fraction\": 1.5,"
+     " \"duration_ms\": 2000, \"between_ms\": [0, 4000]}]}",
+     "stalls[0].fraction: must be in"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"kills\": [{\"count\": 2, \"fraction\": 0.2,"
+     " \"between_ms\": [0, 4000]}]}",
+     "kills[0]: give \"count\" or \"fraction\""},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"kills\": [{\"count\": 2,"
+     " \"between_ms\": [0, 70000]}]}",
+     "kills[0].between_ms"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"kills\": [{\"count\": 2}]}",
+     "kills[0].between_ms: required"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"seeds\": [0, 1],"
+     " \"kills\": [{\"count\": 5, \"between_ms\": [0, 100]}],"
+     " \"restarts\": [{\"count\": 4, \"between_ms\": [0, 100], \"down_ms\": 10}]}",
+     "kills: kill, restart and leave generators want 9 nodes, only 8"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"restarts\": [{\"count\": 2,"
+     " \"between_ms\": [0, 1000]}]}",
+     "restarts[0].down_ms: required"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"restarts\": [{\"count\": 2,"
+     " \"between_ms\": [0, 1000], \"down_ms\": [500, 100]}]}",
+     "restarts[0].down_ms"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"restarts\": [{\"count\": 2,"
+     " \"between_ms\": [0, 59000], \"down_ms\": 2000}]}",
+     "restarts[0].down_ms: a restart could fall after duration_ms"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"restarts\": {\"count\": 2}}",
+     "restarts: must be an array"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"leaves\": [{\"node\": 12, \"at_ms\": 5}]}",
+     "leaves[0].node"},
+    {"{\"nodes\": 10, \"duration_ms\": 60000, \"leaves\": [{\"node\": 2}]}",
+     "leaves[0].at_ms: required"},
 };
 
 static void test_rejects_bad_scenarios_naming_the_key(void **state)
@@ -215,6 +266,73 @@ static void test_schema_example_has_the_promised_shape(void **state)
     scenario_free(&s);
 }
 
+static void test_failure_detection_parts_parse(void **state)
+{
+    (void)state;
+    struct scenario s;
+    char err[ERR_SIZE] = "";
+    int rc = scenario_parse_string(
+        &s,
+        "{\"nodes\": 100, \"duration_ms\": 200000, \"settle_ms\": 20000, \"seeds\": [0, 1],"
+        " \"engine\": {\"gossip_interval_ms\": 200, \"probe_interval_ms\": 800,"
+        "   \"probe_timeout_ms\": 300, \"indirect_checks\": 4, \"suspicion_min_mult\": 3,"
+        "   \"suspicion_max_mult\": 5, \"retransmit_mult\": 2, \"awareness_max\": 6,"
+        "   \"reap_timeout_ms\": 60000, \"leave_timeout_ms\": 3000, \"monitored_peers\": 8},"
+        " \"stalls\": [{\"node\": 4, \"at_ms\": 1000, \"duration_ms\": 500},"
+        "   {\"fraction\": 0.05, \"duration_ms\": 2000, \"between_ms\": [10000, 20000]}],"
+        " \"kills\": [{\"node\": 7, \"at_ms\": 3000}, {\"count\": 10,"
+        "   \"between_ms\": [30000, 40000]}],"
+        " \"restarts\": [{\"fraction\": 0.2, \"between_ms\": [50000, 110000],"
+        "   \"down_ms\": [1000, 5000]}],"
+        " \"leaves\": [{\"node\": 9, \"at_ms\": 8000},"
+        "   {\"count\": 3, \"between_ms\": [60000, 61000]}]}",
+        err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    gossip_config cfg;
+    scenario_engine_config(&s, &cfg);
+    assert_int_equal(cfg.gossip_interval_ms, 200);
+    assert_int_equal(cfg.probe_interval_ms, 800);
+    assert_int_equal(cfg.probe_timeout_ms, 300);
+    assert_int_equal(cfg.indirect_checks, 4);
+    assert_int_equal(cfg.suspicion_min_mult, 3);
+    assert_int_equal(cfg.suspicion_max_mult, 5);
+    assert_int_equal(cfg.retransmit_mult, 2);
+    assert_int_equal(cfg.awareness_max, 6);
+    assert_int_equal(cfg.reap_timeout_ms, 60000);
+    assert_int_equal(cfg.leave_timeout_ms, 3000);
+    assert_int_equal(cfg.monitored_peers, 8);
+    assert_int_equal(cfg.max_members, 100);
+    /* Settings the scenario leaves out keep the engine's defaults. */
+    gossip_config defaults;
+    gossip_config_init(&defaults);
+    assert_int_equal(cfg.phi_threshold_x100, defaults.phi_threshold_x100);
+    assert_int_equal(s.stall_count, 1);
+    assert_int_equal(s.stalls[0].node, 4);
+    assert_int_equal(s.kill_count, 1);
+    assert_int_equal(s.leave_count, 1);
+    assert_int_equal(s.generator_count, 4);
+    assert_int_equal(s.generators[0].kind, SCN_GEN_KILL);
+    assert_int_equal(s.generators[0].count, 10);
+    assert_int_equal(s.generators[1].kind, SCN_GEN_STALL);
+    assert_int_equal(s.generators[1].count, 5);          /* 5 % of 100 */
+    assert_int_equal(s.generators[1].duration_ms, 2000);
+    assert_int_equal(s.generators[2].kind, SCN_GEN_RESTART);
+    assert_int_equal(s.generators[2].count, 20);
+    assert_int_equal(s.generators[2].down_min_ms, 1000);
+    assert_int_equal(s.generators[2].down_max_ms, 5000);
+    assert_int_equal(s.generators[3].kind, SCN_GEN_LEAVE);
+    /* The latest a generated restart can happen: 110 s + 5 s down. */
+    assert_int_equal(scenario_last_fault_ms(&s), 115000);
+    /* Seeds 0, 1, killed 7 and leaving 9 are not in the generators' pool. */
+    uint32_t pool[100];
+    assert_int_equal(scenario_generator_pool(&s, pool), 96);
+    for (uint32_t i = 0; i < 96; i++)
+        assert_true(pool[i] != 0 && pool[i] != 1 && pool[i] != 7 && pool[i] != 9);
+    scenario_free(&s);
+}
+
 static void test_missing_file_is_an_error(void **state)
 {
     (void)state;
@@ -233,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_accepts_every_example),
         cmocka_unit_test(test_schema_example_has_the_promised_shape),
         cmocka_unit_test(test_missing_file_is_an_error),
+        cmocka_unit_test(test_failure_detection_parts_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

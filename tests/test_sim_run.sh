@@ -34,6 +34,29 @@ printf '{"nodes": 10, "duration_ms": 60000, "typo": 1}' >"$tmp/bad.json"
 expect_status 2 "$sim" run --scenario "$tmp/bad.json"
 grep -q "typo: unknown key" "$tmp/err" || fail "unknown key not named: $(cat "$tmp/err")"
 
+# Failure-detection keys are validated the same way.
+printf '{"nodes": 10, "duration_ms": 60000, "stalls": [{"node": 3, "at_ms": 100}]}' >"$tmp/bad.json"
+expect_status 2 "$sim" run --scenario "$tmp/bad.json"
+grep -q "stalls\[0\].duration_ms: required" "$tmp/err" || fail "bad stall not named: $(cat "$tmp/err")"
+printf '{"nodes": 10, "duration_ms": 60000, "engine": {"probe_interval_ms": 100, "probe_timeout_ms": 200}}' >"$tmp/bad.json"
+expect_status 2 "$sim" run --scenario "$tmp/bad.json"
+grep -q "engine.probe_timeout_ms" "$tmp/err" || fail "bad probe timeout not named: $(cat "$tmp/err")"
+
+# --trace: what everyone learns about one node goes to stderr, stdout is
+# unchanged; an unknown node is a usage error.
+scn="$src/examples/scenarios/restart.json"
+expect_status 0 "$sim" run --scenario "$scn" --json
+cp "$tmp/out" "$tmp/untraced.json"
+grep -q '"detection_p50_ms": ' "$tmp/out" || fail "no detection_p50_ms in the JSON"
+grep -q '"memberlist_suspicion_ms": ' "$tmp/out" || fail "no memberlist baseline in the JSON"
+grep -q '"false_dead": 0' "$tmp/out" || fail "false deaths in restart.json: $(cat "$tmp/out")"
+expect_status 0 "$sim" run --scenario "$scn" --json --trace n12
+cmp -s "$tmp/out" "$tmp/untraced.json" || fail "--trace changed stdout"
+grep -q "n12 is killed" "$tmp/err" || fail "--trace does not show the kill: $(head -5 "$tmp/err")"
+grep -q "holds n12 join" "$tmp/err" || fail "--trace does not show joins"
+expect_status 2 "$sim" run --scenario "$scn" --trace n99
+grep -q "no node named 'n99'" "$tmp/err" || fail "unknown trace node not reported"
+
 # One seed, one output, byte for byte; another seed, another run.
 scn="$src/examples/scenarios/lossy-partition.json"
 expect_status 0 "$sim" run --scenario "$scn" --seed 9 --json

@@ -24,12 +24,14 @@ struct run_options {
     uint64_t seed;
     int json;
     int timing;
+    const char *trace;    /* node name, or NULL */
 };
 
 static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: gossip-sim run --scenario FILE [--seed S] [--json] [--timing]\n"
+            "                      [--trace NODE]\n"
             "\n"
             "Runs real libgossip nodes over a simulated network described by FILE\n"
             "(format: docs/simulator.md).  One seed reproduces the run exactly.\n"
@@ -38,6 +40,8 @@ static void run_usage(FILE *out)
             "  --seed S         run seed, an unsigned 64-bit integer (default %u)\n"
             "  --json           print one JSON object instead of a table\n"
             "  --timing         print wall time, events/s and peak RSS to stderr\n"
+            "  --trace NODE     print to stderr what every node learns about NODE\n"
+            "                   (e.g. n7: suspect, dead, alive ...) and its faults\n"
             "\n"
             "exit status: 0 ok, 1 invariant violated, 2 bad usage or scenario,\n"
             "3 the simulator failed\n",
@@ -70,6 +74,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             o->json = 1;
         } else if (strcmp(arg, "--timing") == 0) {
             o->timing = 1;
+        } else if (strcmp(arg, "--trace") == 0 && i + 1 < argc) {
+            o->trace = argv[++i];
         } else if (strcmp(arg, "--scenario") == 0 && i + 1 < argc) {
             o->scenario = argv[++i];
         } else if (strcmp(arg, "--seed") == 0 && i + 1 < argc) {
@@ -107,6 +113,31 @@ static void print_timing(const struct sim_result *r, double wall_s)
             wall_s > 0 ? (double)r->events / wall_s : 0.0, usage.ru_maxrss);
 }
 
+/* Returns 0, -1 if the simulator failed, RUN_EXIT_USAGE for a bad --trace. */
+static int run_scenario(const struct scenario *s, const struct run_options *o,
+                        struct sim_result *r, char *err, size_t errlen)
+{
+    struct sim_run *run = sim_run_new(s, o->seed, err, errlen);
+    if (!run)
+        return -1;
+    if (o->trace) {
+        int32_t subject = -1;
+        for (uint32_t i = 0; i < s->nodes && subject < 0; i++)
+            if (strcmp(sim_run_node_name(run, i), o->trace) == 0)
+                subject = (int32_t)i;
+        if (subject < 0) {
+            snprintf(err, errlen, "no node named '%s' (names are n0 ... n%u)", o->trace,
+                     s->nodes - 1);
+            sim_run_free(run);
+            return RUN_EXIT_USAGE;
+        }
+        sim_run_trace(run, stderr, (uint32_t)subject);
+    }
+    int rc = sim_run_finish(run, r, err, errlen);
+    sim_run_free(run);
+    return rc;
+}
+
 int sim_cmd_run(int argc, char **argv)
 {
     struct run_options o = {0};
@@ -122,8 +153,12 @@ int sim_cmd_run(int argc, char **argv)
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     struct sim_result r;
-    int rc = sim_run_scenario(&s, o.seed, &r, err, sizeof err);
+    int rc = run_scenario(&s, &o, &r, err, sizeof err);
     scenario_free(&s);
+    if (rc == RUN_EXIT_USAGE) {
+        fprintf(stderr, "gossip-sim run: --trace: %s\n", err);
+        return RUN_EXIT_USAGE;
+    }
     if (rc != 0) {
         fprintf(stderr, "gossip-sim run: %s\n", err);
         return RUN_EXIT_FAILURE;

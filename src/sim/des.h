@@ -49,6 +49,10 @@ enum des_event_kind {
     DES_EV_KILL = 4,     /* node stops; its engine is freed */
     DES_EV_WRITE = 5,    /* application-state write number `arg` */
     DES_EV_CHECK = 6,    /* invariant check point */
+    DES_EV_STALL = 7,    /* `node` stops processing for `arg` µs */
+    DES_EV_STALL_END = 8,/* `node` processes its queued packets, then ticks */
+    DES_EV_LEAVE = 9,    /* `node` calls gossip_node_leave */
+    DES_EV_SPLIT_CHECK = 10, /* partition `arg` ends: who holds the other side dead */
 };
 
 struct des_event {

@@ -3,12 +3,21 @@
  * Once the faults are over and settle_ms has passed, every live node must
  * hold the latest endpoint state of every live node: for each (observer,
  * subject) pair, gossip_node_member_find(observer, subject) reports the
- * subject's own (generation, max_version), and all live nodes agree on
- * gossip_node_table_hash (which also covers the members that are down).
+ * subject's own (generation, max_version), and all live nodes agree on a
+ * state hash over (name, generation, max_version) of every member they
+ * know, down ones too (not gossip_node_table_hash, which also covers
+ * membership records: those legitimately differ for a moment under loss).
  *
  * With heartbeat_bump every node bumps its version every period, so the
  * table never stands still; then the check compares generations and the
  * versions of the keys the scenario writes, and skips the table hash.
+ *
+ * Failure detection: every live node must also hold every live node
+ * ALIVE (gossip_member_info.status) -- or SUSPECT for less than the longest
+ * suspicion timeout (fd.suspect_limit_ms: under loss live nodes are
+ * suspected and refute all the time); with probing on, a node killed and
+ * not restarted must be DEAD or forgotten everywhere, and a node that left
+ * gracefully LEFT or forgotten everywhere.
  *
  * A safety check runs on every change an engine reports, at every step:
  * nothing may be learnt that its owner never had -- no generation above
@@ -28,10 +37,25 @@ struct check_ctx {
     const char *when;
     uint32_t *live;              /* indices of live nodes */
     uint32_t live_count;
+    uint32_t *down;              /* indices of nodes killed or left */
+    uint32_t down_count;
     gossip_member_info *self;    /* self view, indexed by node index */
     const char *keys[SIM_MAX_CHECKED_KEYS];
     uint32_t key_count;
 };
+
+/* Our own names: gossip_status_name is the engine's, and the simulator
+ * must also describe a status value the engine never should produce. */
+static const char *status_name(enum gossip_member_status status)
+{
+    switch (status) {
+    case GOSSIP_STATUS_ALIVE: return "alive";
+    case GOSSIP_STATUS_SUSPECT: return "suspect";
+    case GOSSIP_STATUS_DEAD: return "dead";
+    case GOSSIP_STATUS_LEFT: return "left";
+    }
+    return "an unknown status";
+}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
@@ -84,12 +108,24 @@ static int compare_keys(struct check_ctx *ctx, uint32_t observer, uint32_t subje
     return 0;
 }
 
+/* Under loss probes fail and live nodes are suspected, then refute: a
+ * suspicion younger than fd.suspect_limit_ms is normal operation. */
+static int fresh_suspicion(const struct check_ctx *ctx, const struct sim_node *obs,
+                           const gossip_member_info *got)
+{
+    if (got->status != GOSSIP_STATUS_SUSPECT)
+        return 0;
+    uint64_t now_ms = des_clock_local_ms(&obs->clock, ctx->run->now_us);
+    return now_ms < got->status_since_ms + ctx->run->fd.suspect_limit_ms;
+}
+
 static int check_pair(struct check_ctx *ctx, uint32_t observer, uint32_t subject)
 {
     const struct sim_node *obs = &ctx->run->nodes[observer];
     const struct sim_node *sub = &ctx->run->nodes[subject];
     const gossip_member_info *want = &ctx->self[subject];
     gossip_member_info got;
+    memset(&got, 0, sizeof got);
     if (gossip_node_member_find(obs->engine, sub->name, &got) != GOSSIP_OK)
         return violation(ctx, "%s (%zu members) does not know %s (%zu members)", obs->name,
                          gossip_node_member_count(obs->engine), sub->name,
@@ -103,11 +139,44 @@ static int check_pair(struct check_ctx *ctx, uint32_t observer, uint32_t subject
                          (unsigned long long)got.max_version, sub->name,
                          (unsigned long long)want->generation,
                          (unsigned long long)want->max_version);
+    if (got.status != GOSSIP_STATUS_ALIVE && !fresh_suspicion(ctx, obs, &got))
+        return violation(ctx, "%s holds %s %s (incarnation %llu) since %llu ms, but it is up",
+                         obs->name, sub->name, status_name(got.status),
+                         (unsigned long long)got.incarnation,
+                         (unsigned long long)(des_clock_local_ms(&obs->clock,
+                                                                 ctx->run->now_us) -
+                                              got.status_since_ms));
     return bump ? compare_keys(ctx, observer, subject) : 0;
+}
+
+/* A node that is down: killed (with probing on) it must be DEAD or
+ * unknown, left it must be LEFT or unknown. */
+static int check_down_subject(struct check_ctx *ctx, uint32_t observer, uint32_t subject)
+{
+    const struct sim_node *obs = &ctx->run->nodes[observer];
+    const struct sim_node *sub = &ctx->run->nodes[subject];
+    enum gossip_member_status want;
+    if (sub->down_reason == SIM_DOWN_KILLED && ctx->run->fd.probing)
+        want = GOSSIP_STATUS_DEAD;
+    else if (sub->down_reason == SIM_DOWN_LEFT)
+        want = GOSSIP_STATUS_LEFT;
+    else
+        return 0;
+    gossip_member_info got;
+    memset(&got, 0, sizeof got);
+    if (gossip_node_member_find(obs->engine, sub->name, &got) != GOSSIP_OK ||
+        got.status == want)
+        return 0;
+    return violation(ctx, "%s holds %s %s (generation %llu), but it %s", obs->name,
+                     sub->name, status_name(got.status), (unsigned long long)got.generation,
+                     want == GOSSIP_STATUS_DEAD ? "was killed" : "left");
 }
 
 static int check_observer(struct check_ctx *ctx, uint32_t observer)
 {
+    for (uint32_t j = 0; j < ctx->down_count; j++)
+        if (check_down_subject(ctx, observer, ctx->down[j]) != 0)
+            return -1;
     for (uint32_t j = 0; j < ctx->live_count; j++)
         if (check_pair(ctx, observer, ctx->live[j]) != 0)
             return -1;
@@ -161,8 +230,11 @@ static int run_checks(struct check_ctx *ctx)
     struct sim_run *run = ctx->run;
     for (uint32_t i = 0; i < run->scn->nodes; i++) {
         const struct sim_node *node = &run->nodes[i];
-        if (!node->engine)
+        if (!node->engine) {
+            if (node->down_reason != SIM_DOWN_NOT_STARTED)
+                ctx->down[ctx->down_count++] = i;
             continue;
+        }
         ctx->live[ctx->live_count++] = i;
         if (gossip_node_member_find(node->engine, node->name, &ctx->self[i]) != GOSSIP_OK)
             return violation(ctx, "%s does not know itself", node->name);
@@ -183,8 +255,9 @@ int sim_check_invariant(struct sim_run *run, const char *when)
     struct check_ctx ctx = {.run = run, .when = when};
     ctx.live = malloc(run->scn->nodes * sizeof *ctx.live);
     ctx.self = malloc(run->scn->nodes * sizeof *ctx.self);
+    ctx.down = malloc(run->scn->nodes * sizeof *ctx.down);
     int rc;
-    if (!ctx.live || !ctx.self) {
+    if (!ctx.live || !ctx.self || !ctx.down) {
         rc = violation(&ctx, "out of memory while checking");
     } else {
         if (run->scn->heartbeat_bump)
@@ -193,6 +266,7 @@ int sim_check_invariant(struct sim_run *run, const char *when)
     }
     free(ctx.live);
     free(ctx.self);
+    free(ctx.down);
     return rc;
 }
 

@@ -7,18 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* PRNG streams derived from the run seed (des_rng_make's `stream`). */
-enum sim_stream {
-    SIM_STREAM_NETWORK = 1,
-    SIM_STREAM_WRITES = 2,
-    SIM_STREAM_SETUP = 3,     /* start times, clock drift and offsets */
-    SIM_STREAM_NODE_BASE = 16 /* + node index: the engine's seed */
-};
-
 /* z such that P(Z <= z) = 0.99 for a standard normal Z. */
 #define SIM_NORMAL_Z99 2.3263478740408408
-
-#define US_PER_MS 1000u
 
 static void set_error(char *err, size_t errlen, const char *msg)
 {
@@ -85,6 +75,25 @@ static void refresh_partitions(struct sim_run *run)
     }
 }
 
+int sim_partition_explains_dead(const struct sim_run *run, uint32_t observer,
+                                uint32_t subject, uint64_t grace_us)
+{
+    const struct scenario *s = run->scn;
+    for (uint32_t i = 0; i < s->partition_count; i++) {
+        const struct scn_partition *p = &s->partitions[i];
+        uint64_t start = p->start_ms * US_PER_MS, end = p->end_ms * US_PER_MS;
+        if (run->now_us < start || run->now_us >= end + grace_us)
+            continue;
+        const int32_t *g = p->group_of;
+        /* During the split only the other side can lose sight of the
+         * subject; after the heal its verdict spreads to everyone. */
+        if (run->now_us < end ? g[observer] >= 0 && g[subject] >= 0 && g[observer] != g[subject]
+                              : g[subject] >= 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int partitioned(struct sim_run *run, uint32_t from, uint32_t to)
 {
     if (run->now_us >= run->next_partition_change_us)
@@ -131,8 +140,10 @@ static void on_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
 
 static void on_change(void *ud, const gossip_change *change)
 {
+    sim_trace_change(ud, change);
     sim_check_change(ud, change);
     sim_writes_on_change(ud, change);
+    sim_fd_on_change(ud, change);
 }
 
 static const gossip_callbacks sim_callbacks = {
@@ -156,7 +167,8 @@ static uint64_t node_local_ms(const struct sim_node *node, uint64_t virtual_us)
  * keeps reporting a past deadline cannot stall virtual time. */
 static int node_reschedule(struct sim_run *run, struct sim_node *node, int after_tick)
 {
-    if (!node->engine)
+    /* A stalled node's tick is scheduled when the stall ends. */
+    if (!node->engine || node->stalled_until_us > run->now_us)
         return 0;
     uint64_t deadline = gossip_node_next_deadline(node->engine);
     uint64_t local_now = node_local_ms(node, run->now_us);
@@ -173,10 +185,19 @@ static int node_reschedule(struct sim_run *run, struct sim_node *node, int after
     return des_queue_push(&run->queue, ev);
 }
 
-/* After every call into an engine: the write checks it queued, its tick. */
+static void node_down(struct sim_run *run, struct sim_node *node,
+                      enum sim_down_reason reason, int permanent);
+
+/* After every call into an engine: the checks it queued, its departure
+ * once a graceful leave is over, its tick. */
 static int after_engine_call(struct sim_run *run, struct sim_node *node, int after_tick)
 {
     sim_writes_run_deferred(run);
+    sim_fd_run_deferred(run);
+    if (node->engine && node->leaving && gossip_node_has_left(node->engine)) {
+        node_down(run, node, SIM_DOWN_LEFT, 1);
+        return run->failed ? -1 : 0;
+    }
     if (node_reschedule(run, node, after_tick) != 0 || run->failed)
         return -1;
     return 0;
@@ -196,17 +217,11 @@ static int node_start(struct sim_run *run, struct sim_node *node, char *err, siz
         return 0;
     node->generation++;
     gossip_config cfg;
-    gossip_config_init(&cfg);
+    scenario_engine_config(s, &cfg);
     cfg.name = node->name;
     cfg.addr = node->name;
     cfg.generation = node->generation;
     cfg.seed = node_engine_seed(run->seed, node->index, node->generation);
-    cfg.mode = s->mode;
-    cfg.fanout = s->fanout;
-    cfg.gossip_interval_ms = s->gossip_interval_ms;
-    cfg.mtu = s->mtu;
-    cfg.max_members = s->nodes;
-    cfg.heartbeat_bump = s->heartbeat_bump;
     int rc = gossip_node_new(&node->engine, &cfg, &sim_callbacks, node);
     if (rc != GOSSIP_OK) {
         if (err && errlen)
@@ -228,26 +243,51 @@ static int node_start(struct sim_run *run, struct sim_node *node, char *err, siz
     node->life++;
     node->tick_due_us = UINT64_MAX;
     node->up_since_us = run->now_us;
+    node->stalled_until_us = 0;
+    node->leaving = 0;
+    node->down_reason = SIM_DOWN_NOT_STARTED;
     run->live_count++;
     if (node->generation > 1)
         run->result.restarts++;
     if (node->generation > run->result.max_generation)
         run->result.max_generation = node->generation;
+    sim_fd_on_start(run, node->index);
+    sim_trace_fault(run, node->index, "starts");
     return after_engine_call(run, node, 0);
 }
 
-static void node_kill(struct sim_run *run, struct sim_node *node)
+/* Kill or graceful departure: the engine is freed, packets in flight to it
+ * are dropped on arrival.  `permanent`: no restart is planned. */
+static void node_down(struct sim_run *run, struct sim_node *node,
+                      enum sim_down_reason reason, int permanent)
 {
     if (!node->engine)
         return;
+    sim_trace_fault(run, node->index, reason == SIM_DOWN_KILLED ? "is killed" : "has left");
+    sim_fd_keep_stats(run, node->engine);
     gossip_node_free(node->engine);
     node->engine = NULL;
     node->life++;
     node->tick_due_us = UINT64_MAX;
+    node->stalled_until_us = 0;
+    node->leaving = 0;
+    node->down_reason = reason;
     node->up_total_us += run->now_us - node->up_since_us;
     run->live_count--;
-    run->result.kills++;
+    if (reason == SIM_DOWN_KILLED)
+        run->result.kills++;
+    else
+        run->result.left++;
     sim_writes_on_kill(run, node->index);
+    sim_fd_on_down(run, node->index, permanent && reason == SIM_DOWN_KILLED);
+}
+
+/* Events that a stalled node cannot take now wait for its stall to end. */
+static int postpone_until_stall_ends(struct sim_run *run, const struct des_event *ev)
+{
+    struct des_event later = *ev;
+    later.time_us = run->nodes[ev->node].stalled_until_us;
+    return des_queue_push(&run->queue, later);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -256,7 +296,8 @@ static int handle_tick(struct sim_run *run, const struct des_event *ev)
 {
     struct sim_node *node = &run->nodes[ev->node];
     /* Stale: the node restarted, died, or an earlier tick replaced this one. */
-    if (!node->engine || ev->arg != node->life || ev->time_us != node->tick_due_us)
+    if (!node->engine || ev->arg != node->life || ev->time_us != node->tick_due_us ||
+        node->stalled_until_us > run->now_us)
         return 0;
     node->tick_due_us = UINT64_MAX;
     gossip_node_tick(node->engine, node_local_ms(node, run->now_us));
@@ -272,6 +313,9 @@ static int handle_deliver(struct sim_run *run, const struct des_event *ev)
         des_pool_release(&run->pool, slot);
         return 0;
     }
+    /* Like a GC pause: the kernel keeps the datagram until the node runs. */
+    if (node->stalled_until_us > run->now_us)
+        return postpone_until_stall_ends(run, ev);
     const struct des_packet *p = des_pool_get(&run->pool, slot);
     int rc = gossip_node_recv(node->engine, run->nodes[p->from].name, p->data, p->len,
                               node_local_ms(node, run->now_us));
@@ -291,6 +335,56 @@ static int handle_write(struct sim_run *run, const struct des_event *ev)
     return after_engine_call(run, &run->nodes[writer], 0);
 }
 
+static int handle_stall(struct sim_run *run, const struct des_event *ev)
+{
+    struct sim_node *node = &run->nodes[ev->node];
+    if (!node->engine)
+        return 0;
+    uint64_t until = run->now_us + ev->arg;
+    run->result.stalls++;
+    if (until <= node->stalled_until_us)
+        return 0;
+    /* Invalidates the pending tick (its time no longer matches). */
+    node->tick_due_us = UINT64_MAX;
+    node->stalled_until_us = until;
+    sim_trace_fault(run, node->index, "stalls");
+    struct des_event end = {.time_us = until, .kind = DES_EV_STALL_END, .node = node->index,
+                            .arg = node->life};
+    return des_queue_push(&run->queue, end);
+}
+
+/* The packets queued during the stall were pushed before the tick this
+ * schedules, so they are processed first. */
+static int handle_stall_end(struct sim_run *run, const struct des_event *ev)
+{
+    struct sim_node *node = &run->nodes[ev->node];
+    if (!node->engine || ev->arg != node->life || node->stalled_until_us != run->now_us)
+        return 0;
+    node->stalled_until_us = 0;
+    sim_trace_fault(run, node->index, "runs again");
+    return node_reschedule(run, node, 0);
+}
+
+static int handle_leave(struct sim_run *run, const struct des_event *ev, char *err,
+                        size_t errlen)
+{
+    struct sim_node *node = &run->nodes[ev->node];
+    if (!node->engine || node->leaving)
+        return 0;
+    if (node->stalled_until_us > run->now_us)
+        return postpone_until_stall_ends(run, ev);
+    node->leaving = 1;
+    run->result.leaves++;
+    sim_trace_fault(run, node->index, "leaves");
+    int rc = gossip_node_leave(node->engine, node_local_ms(node, run->now_us));
+    if (rc != GOSSIP_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "gossip_node_leave(%s): %s", node->name, gossip_strerror(rc));
+        return -1;
+    }
+    return after_engine_call(run, node, 0);
+}
+
 static int handle_event(struct sim_run *run, const struct des_event *ev, char *err,
                         size_t errlen)
 {
@@ -302,13 +396,22 @@ static int handle_event(struct sim_run *run, const struct des_event *ev, char *e
     case DES_EV_START:
         return node_start(run, &run->nodes[ev->node], err, errlen);
     case DES_EV_KILL:
-        node_kill(run, &run->nodes[ev->node]);
-        return 0;
+        node_down(run, &run->nodes[ev->node], SIM_DOWN_KILLED, ev->arg == 0);
+        return run->failed ? -1 : 0;
     case DES_EV_WRITE:
         return handle_write(run, ev);
     case DES_EV_CHECK:
         run->settle_checked = 1;
         run->result.settle_check_ok = sim_check_invariant(run, "settle") == 0;
+        return 0;
+    case DES_EV_STALL:
+        return handle_stall(run, ev);
+    case DES_EV_STALL_END:
+        return handle_stall_end(run, ev);
+    case DES_EV_LEAVE:
+        return handle_leave(run, ev, err, errlen);
+    case DES_EV_SPLIT_CHECK:
+        sim_fd_split_check(run, (uint32_t)ev->arg);
         return 0;
     default:
         return -1;
@@ -372,6 +475,7 @@ static int setup_nodes(struct sim_run *run)
         node->index = i;
         node->tick_due_us = UINT64_MAX;
         node->pending_writes = SIM_NO_WRITE;
+        node->detection = SIM_NO_DETECTION;
         snprintf(node->name, sizeof node->name, "n%u", i);
         node->clock.drift_ppm = draw_range(&setup, s->drift_ppm_min, s->drift_ppm_max);
         node->clock.offset_us = (uint64_t)draw_range(&setup, (int64_t)s->offset_ms_min,
@@ -387,21 +491,48 @@ static int setup_nodes(struct sim_run *run)
     return 0;
 }
 
+/* Kills carry arg 1 when a restart is planned (their detection is not
+ * measured).  A split check is due at each partition end, before anything
+ * else at that time (its sequence number is lower). */
 static int setup_faults(struct sim_run *run)
 {
     const struct scenario *s = run->scn;
-    for (uint32_t i = 0; i < s->kill_count; i++) {
-        const struct scn_kill *k = &s->kills[i];
-        if (push_event(run, k->at_ms * US_PER_MS, DES_EV_KILL, k->node, 0) != 0)
+    const struct sim_plan *plan = &run->plan;
+    for (uint32_t i = 0; i < plan->kill_count; i++) {
+        const struct scn_kill *k = &plan->kills[i];
+        int restarts = k->restart_at_ms != SCN_NEVER;
+        if (push_event(run, k->at_ms * US_PER_MS, DES_EV_KILL, k->node, (uint64_t)restarts) != 0)
             return -1;
-        if (k->restart_at_ms != SCN_NEVER &&
+        if (restarts &&
             push_event(run, k->restart_at_ms * US_PER_MS, DES_EV_START, k->node, 0) != 0)
             return -1;
     }
+    for (uint32_t i = 0; i < plan->stall_count; i++) {
+        const struct scn_stall *st = &plan->stalls[i];
+        if (push_event(run, st->at_ms * US_PER_MS, DES_EV_STALL, st->node,
+                       st->duration_ms * US_PER_MS) != 0)
+            return -1;
+    }
+    for (uint32_t i = 0; i < plan->leave_count; i++)
+        if (push_event(run, plan->leaves[i].at_ms * US_PER_MS, DES_EV_LEAVE,
+                       plan->leaves[i].node, 0) != 0)
+            return -1;
+    for (uint32_t i = 0; i < s->partition_count && run->fd.probing; i++)
+        if (push_event(run, s->partitions[i].end_ms * US_PER_MS, DES_EV_SPLIT_CHECK, 0, i) != 0)
+            return -1;
     for (uint32_t i = 0; i < s->write_count; i++)
         if (push_event(run, s->writes[i].at_ms * US_PER_MS, DES_EV_WRITE, 0, i) != 0)
             return -1;
     return push_event(run, run->check_at_us, DES_EV_CHECK, 0, 0);
+}
+
+/* The settle check: settle_ms after the last fault the plan really has. */
+static int set_check_time(struct sim_run *run)
+{
+    run->check_at_us = (sim_plan_last_fault_ms(&run->plan, run->scn) + run->scn->settle_ms) *
+                       US_PER_MS;
+    run->result.check_at_ms = run->check_at_us / US_PER_MS;
+    return 0;
 }
 
 struct sim_run *sim_run_new(const struct scenario *s, uint64_t seed, char *err, size_t errlen)
@@ -418,18 +549,17 @@ struct sim_run *sim_run_new(const struct scenario *s, uint64_t seed, char *err, 
     run->scn = s;
     run->seed = seed;
     run->end_us = s->duration_ms * US_PER_MS;
-    run->check_at_us = (scenario_last_fault_ms(s) + s->settle_ms) * US_PER_MS;
     run->net_rng = des_rng_make(seed, SIM_STREAM_NETWORK);
     run->write_rng = des_rng_make(seed, SIM_STREAM_WRITES);
     run->result.seed = seed;
     run->result.nodes = s->nodes;
-    run->result.check_at_ms = run->check_at_us / US_PER_MS;
     des_queue_init(&run->queue);
     des_pool_init(&run->pool, s->mtu);
     run->nodes = calloc(s->nodes, sizeof *run->nodes);
     run->active_partitions = calloc(s->partition_count + 1, sizeof *run->active_partitions);
     if (!run->nodes || !run->active_partitions || sim_writes_init(run) != 0 ||
-        setup_nodes(run) != 0 || setup_faults(run) != 0) {
+        sim_fd_init(run) != 0 || sim_plan_build(&run->plan, s, seed) != 0 ||
+        set_check_time(run) != 0 || setup_nodes(run) != 0 || setup_faults(run) != 0) {
         set_error(err, errlen, "out of memory");
         sim_run_free(run);
         return NULL;
@@ -446,6 +576,8 @@ void sim_run_free(struct sim_run *run)
         for (uint32_t i = 0; i < run->scn->nodes; i++)
             gossip_node_free(run->nodes[i].engine);
     sim_writes_free(run);
+    sim_fd_free(run);
+    sim_plan_free(&run->plan);
     des_queue_free(&run->queue);
     des_pool_free(&run->pool);
     free(run->nodes);
@@ -488,12 +620,14 @@ int sim_run_finish(struct sim_run *run, struct sim_result *out, char *err, size_
     if (!run->settle_checked)
         r->settle_check_ok = sim_check_invariant(run, "settle") == 0;
     r->end_check_ok = sim_check_invariant(run, "end") == 0;
-    r->invariant_ok = r->settle_check_ok && r->end_check_ok && r->safety_violations == 0;
+    r->invariant_ok = r->settle_check_ok && r->end_check_ok && r->safety_violations == 0 &&
+                      r->false_dead == 0 && r->left_marked_dead == 0;
     r->live_nodes = run->live_count;
     r->virtual_ms = run->now_us / US_PER_MS;
     r->peak_queue = run->queue.peak;
     summarise_traffic(run, r);
     sim_writes_summarise(run, r);
+    sim_fd_summarise(run, r);
     *out = *r;
     return 0;
 }

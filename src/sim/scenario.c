@@ -4,23 +4,14 @@
 
 #include <errno.h>
 #include <jansson.h>
+
+#include "sim/scenario_json.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest key path in an error message, e.g. "writes[12].every_ms". */
-#define SCN_MAX_PATH 128
-
-struct parse_ctx {
-    char *err;
-    size_t errlen;
-};
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(struct parse_ctx *ctx, const char *path, const char *fmt, ...)
+int scn_fail(struct parse_ctx *ctx, const char *path, const char *fmt, ...)
 {
     if (!ctx->err || ctx->errlen == 0)
         return -1;
@@ -35,7 +26,7 @@ static int fail(struct parse_ctx *ctx, const char *path, const char *fmt, ...)
 }
 
 /* Paths longer than SCN_MAX_PATH are truncated: still a useful message. */
-static void join_path(char *out, const char *parent, const char *key)
+void scn_join_path(char *out, const char *parent, const char *key)
 {
     int n = parent[0] ? snprintf(out, SCN_MAX_PATH, "%s.%s", parent, key)
                       : snprintf(out, SCN_MAX_PATH, "%s", key);
@@ -43,7 +34,7 @@ static void join_path(char *out, const char *parent, const char *key)
         out[0] = '\0';
 }
 
-static void index_path(char *out, const char *parent, size_t i)
+void scn_index_path(char *out, const char *parent, size_t i)
 {
     if (snprintf(out, SCN_MAX_PATH, "%s[%zu]", parent, i) < 0)
         out[0] = '\0';
@@ -77,6 +68,8 @@ void scenario_free(struct scenario *s)
         free(s->writes[i].value);
     }
     free(s->writes);
+    free(s->stalls);
+    free(s->leaves);
     memset(s, 0, sizeof *s);
 }
 
@@ -168,13 +161,14 @@ uint64_t scenario_last_fault_ms(const struct scenario *s)
     for (uint32_t i = 0; i < s->write_count; i++)
         if (s->writes[i].at_ms > last)
             last = s->writes[i].at_ms;
-    return last;
+    uint64_t fd_last = scn_last_fd_fault_ms(s);
+    return fd_last > last ? fd_last : last;
 }
 
 /* ---- generic JSON field readers ---------------------------------------- */
 
 /* Rejects any key of `obj` not in the NULL-terminated `allowed`. */
-static int check_keys(struct parse_ctx *ctx, json_t *obj, const char *path,
+int scn_check_keys(struct parse_ctx *ctx, json_t *obj, const char *path,
                       const char *const *allowed)
 {
     const char *key;
@@ -186,95 +180,95 @@ static int check_keys(struct parse_ctx *ctx, json_t *obj, const char *path,
             known = strcmp(key, allowed[i]) == 0;
         if (!known) {
             char sub[SCN_MAX_PATH];
-            join_path(sub, path, key);
-            return fail(ctx, sub, "unknown key");
+            scn_join_path(sub, path, key);
+            return scn_fail(ctx, sub, "unknown key");
         }
     }
     return 0;
 }
 
-static int expect_object(struct parse_ctx *ctx, json_t *v, const char *path)
+int scn_expect_object(struct parse_ctx *ctx, json_t *v, const char *path)
 {
     if (!json_is_object(v))
-        return fail(ctx, path, "must be an object");
+        return scn_fail(ctx, path, "must be an object");
     return 0;
 }
 
 /* Reads an integer in [min, max].  Missing: -1 with a message if required,
  * else 0 leaving *out untouched. */
-static int read_uint(struct parse_ctx *ctx, json_t *obj, const char *path,
+int scn_read_uint(struct parse_ctx *ctx, json_t *obj, const char *path,
                      const char *key, int required, uint64_t min, uint64_t max,
                      uint64_t *out)
 {
     char sub[SCN_MAX_PATH];
-    join_path(sub, path, key);
+    scn_join_path(sub, path, key);
     json_t *v = json_object_get(obj, key);
     if (!v)
-        return required ? fail(ctx, sub, "required") : 0;
+        return required ? scn_fail(ctx, sub, "required") : 0;
     if (!json_is_integer(v))
-        return fail(ctx, sub, "must be an integer");
+        return scn_fail(ctx, sub, "must be an integer");
     json_int_t x = json_integer_value(v);
     if (x < 0 || (uint64_t)x < min || (uint64_t)x > max)
-        return fail(ctx, sub, "must be in [%llu, %llu], got %lld",
+        return scn_fail(ctx, sub, "must be in [%llu, %llu], got %lld",
                     (unsigned long long)min, (unsigned long long)max, (long long)x);
     *out = (uint64_t)x;
     return 0;
 }
 
-static int read_int(struct parse_ctx *ctx, json_t *obj, const char *path,
+int scn_read_int(struct parse_ctx *ctx, json_t *obj, const char *path,
                     const char *key, int64_t min, int64_t max, int64_t *out)
 {
     char sub[SCN_MAX_PATH];
-    join_path(sub, path, key);
+    scn_join_path(sub, path, key);
     json_t *v = json_object_get(obj, key);
     if (!v)
-        return fail(ctx, sub, "required");
+        return scn_fail(ctx, sub, "required");
     if (!json_is_integer(v))
-        return fail(ctx, sub, "must be an integer");
+        return scn_fail(ctx, sub, "must be an integer");
     json_int_t x = json_integer_value(v);
     if (x < min || x > max)
-        return fail(ctx, sub, "must be in [%lld, %lld], got %lld",
+        return scn_fail(ctx, sub, "must be in [%lld, %lld], got %lld",
                     (long long)min, (long long)max, (long long)x);
     *out = (int64_t)x;
     return 0;
 }
 
 /* A number in [min, max] (integers accepted); `open_max` excludes max. */
-static int read_number(struct parse_ctx *ctx, json_t *obj, const char *path,
+int scn_read_number(struct parse_ctx *ctx, json_t *obj, const char *path,
                        const char *key, double min, double max, int open_max,
                        double *out)
 {
     char sub[SCN_MAX_PATH];
-    join_path(sub, path, key);
+    scn_join_path(sub, path, key);
     json_t *v = json_object_get(obj, key);
     if (!v)
-        return fail(ctx, sub, "required");
+        return scn_fail(ctx, sub, "required");
     if (!json_is_number(v))
-        return fail(ctx, sub, "must be a number");
+        return scn_fail(ctx, sub, "must be a number");
     double x = json_number_value(v);
     if (!(x >= min && (open_max ? x < max : x <= max)))
-        return fail(ctx, sub, "must be in [%g, %g%s, got %g", min, max,
+        return scn_fail(ctx, sub, "must be in [%g, %g%s, got %g", min, max,
                     open_max ? ")" : "]", x);
     *out = x;
     return 0;
 }
 
 /* A string of 1..max_len bytes; *out points into the JSON document. */
-static int read_string(struct parse_ctx *ctx, json_t *obj, const char *path,
+int scn_read_string(struct parse_ctx *ctx, json_t *obj, const char *path,
                        const char *key, size_t max_len, const char **out, size_t *len)
 {
     char sub[SCN_MAX_PATH];
-    join_path(sub, path, key);
+    scn_join_path(sub, path, key);
     json_t *v = json_object_get(obj, key);
     if (!v)
-        return fail(ctx, sub, "required");
+        return scn_fail(ctx, sub, "required");
     if (!json_is_string(v))
-        return fail(ctx, sub, "must be a string");
+        return scn_fail(ctx, sub, "must be a string");
     size_t n = json_string_length(v);
     if (n == 0 || n > max_len)
-        return fail(ctx, sub, "must be 1 to %zu bytes long", max_len);
+        return scn_fail(ctx, sub, "must be 1 to %zu bytes long", max_len);
     if (memchr(json_string_value(v), '\0', n))
-        return fail(ctx, sub, "must not contain NUL");
+        return scn_fail(ctx, sub, "must not contain NUL");
     *out = json_string_value(v);
     if (len)
         *len = n;
@@ -282,11 +276,11 @@ static int read_string(struct parse_ctx *ctx, json_t *obj, const char *path,
 }
 
 /* A node index < nodes. */
-static int read_node(struct parse_ctx *ctx, json_t *obj, const char *path,
+int scn_read_node(struct parse_ctx *ctx, json_t *obj, const char *path,
                      const char *key, uint32_t nodes, uint32_t *out)
 {
     uint64_t x;
-    if (read_uint(ctx, obj, path, key, 1, 0, nodes - 1, &x) != 0)
+    if (scn_read_uint(ctx, obj, path, key, 1, 0, nodes - 1, &x) != 0)
         return -1;
     *out = (uint32_t)x;
     return 0;
@@ -306,24 +300,27 @@ static int parse_mode(struct parse_ctx *ctx, json_t *engine, struct scenario *s)
             return 0;
         }
     }
-    return fail(ctx, "engine.mode", "must be \"push\", \"pull\" or \"pushpull\"");
+    return scn_fail(ctx, "engine.mode", "must be \"push\", \"pull\" or \"pushpull\"");
 }
 
 static int parse_engine(struct parse_ctx *ctx, json_t *root, struct scenario *s)
 {
-    static const char *const keys[] = {"mode", "fanout", "gossip_interval_ms", "mtu",
-                                       "heartbeat_bump", NULL};
+    static const char *const keys[] = {
+        "mode", "fanout", "gossip_interval_ms", "mtu", "heartbeat_bump",
+        "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_min_mult",
+        "suspicion_max_mult", "retransmit_mult", "awareness_max", "reap_timeout_ms",
+        "leave_timeout_ms", "monitored_peers", "phi_threshold_x100", NULL};
     json_t *engine = json_object_get(root, "engine");
     if (!engine)
         return 0;
-    if (expect_object(ctx, engine, "engine") || check_keys(ctx, engine, "engine", keys) ||
+    if (scn_expect_object(ctx, engine, "engine") || scn_check_keys(ctx, engine, "engine", keys) ||
         parse_mode(ctx, engine, s))
         return -1;
     uint64_t fanout = s->fanout, interval = s->gossip_interval_ms, mtu = s->mtu;
-    if (read_uint(ctx, engine, "engine", "fanout", 0, 1, SCN_MAX_FANOUT, &fanout) ||
-        read_uint(ctx, engine, "engine", "gossip_interval_ms", 0, SCN_MIN_INTERVAL_MS,
+    if (scn_read_uint(ctx, engine, "engine", "fanout", 0, 1, SCN_MAX_FANOUT, &fanout) ||
+        scn_read_uint(ctx, engine, "engine", "gossip_interval_ms", 0, SCN_MIN_INTERVAL_MS,
                   SCN_MAX_INTERVAL_MS, &interval) ||
-        read_uint(ctx, engine, "engine", "mtu", 0, GOSSIP_MIN_MTU, GOSSIP_MAX_MTU, &mtu))
+        scn_read_uint(ctx, engine, "engine", "mtu", 0, GOSSIP_MIN_MTU, GOSSIP_MAX_MTU, &mtu))
         return -1;
     s->fanout = (uint32_t)fanout;
     s->gossip_interval_ms = (uint32_t)interval;
@@ -331,10 +328,10 @@ static int parse_engine(struct parse_ctx *ctx, json_t *root, struct scenario *s)
     json_t *bump = json_object_get(engine, "heartbeat_bump");
     if (bump) {
         if (!json_is_boolean(bump))
-            return fail(ctx, "engine.heartbeat_bump", "must be true or false");
+            return scn_fail(ctx, "engine.heartbeat_bump", "must be true or false");
         s->heartbeat_bump = json_is_true(bump);
     }
-    return 0;
+    return scn_parse_engine_fd(ctx, engine, s);
 }
 
 static int parse_seeds(struct parse_ctx *ctx, json_t *root, struct scenario *s)
@@ -344,20 +341,20 @@ static int parse_seeds(struct parse_ctx *ctx, json_t *root, struct scenario *s)
         return 0;
     if (!json_is_array(seeds) || json_array_size(seeds) == 0 ||
         json_array_size(seeds) > SCN_MAX_SEEDS)
-        return fail(ctx, "seeds", "must be an array of 1 to %u node indices", SCN_MAX_SEEDS);
+        return scn_fail(ctx, "seeds", "must be an array of 1 to %u node indices", SCN_MAX_SEEDS);
     s->seed_count = 0;
     size_t i;
     json_t *v;
     json_array_foreach(seeds, i, v) {
         char sub[SCN_MAX_PATH];
-        index_path(sub, "seeds", i);
+        scn_index_path(sub, "seeds", i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) >= (json_int_t)s->nodes)
-            return fail(ctx, sub, "must be a node index in [0, %u)", s->nodes);
+            return scn_fail(ctx, sub, "must be a node index in [0, %u)", s->nodes);
         uint32_t node = (uint32_t)json_integer_value(v);
         for (uint32_t j = 0; j < s->seed_count; j++)
             if (s->seeds[j] == node)
-                return fail(ctx, sub, "node %u is listed twice", node);
+                return scn_fail(ctx, sub, "node %u is listed twice", node);
         s->seeds[s->seed_count++] = node;
     }
     return 0;
@@ -366,42 +363,42 @@ static int parse_seeds(struct parse_ctx *ctx, json_t *root, struct scenario *s)
 static int parse_latency(struct parse_ctx *ctx, json_t *latency, struct scenario *s)
 {
     const char *path = "network.latency";
-    if (expect_object(ctx, latency, path))
+    if (scn_expect_object(ctx, latency, path))
         return -1;
     const char *dist;
-    if (read_string(ctx, latency, path, "dist", 16, &dist, NULL))
+    if (scn_read_string(ctx, latency, path, "dist", 16, &dist, NULL))
         return -1;
     struct scn_latency *l = &s->latency;
     if (strcmp(dist, "constant") == 0) {
         static const char *const keys[] = {"dist", "ms", NULL};
         l->dist = SCN_LATENCY_CONSTANT;
-        return check_keys(ctx, latency, path, keys) ||
-               read_number(ctx, latency, path, "ms", 0, SCN_MAX_LATENCY_MS, 0, &l->ms);
+        return scn_check_keys(ctx, latency, path, keys) ||
+               scn_read_number(ctx, latency, path, "ms", 0, SCN_MAX_LATENCY_MS, 0, &l->ms);
     }
     if (strcmp(dist, "uniform") == 0) {
         static const char *const keys[] = {"dist", "min_ms", "max_ms", NULL};
         l->dist = SCN_LATENCY_UNIFORM;
-        if (check_keys(ctx, latency, path, keys) ||
-            read_number(ctx, latency, path, "min_ms", 0, SCN_MAX_LATENCY_MS, 0, &l->min_ms) ||
-            read_number(ctx, latency, path, "max_ms", 0, SCN_MAX_LATENCY_MS, 0, &l->max_ms))
+        if (scn_check_keys(ctx, latency, path, keys) ||
+            scn_read_number(ctx, latency, path, "min_ms", 0, SCN_MAX_LATENCY_MS, 0, &l->min_ms) ||
+            scn_read_number(ctx, latency, path, "max_ms", 0, SCN_MAX_LATENCY_MS, 0, &l->max_ms))
             return -1;
         if (l->max_ms < l->min_ms)
-            return fail(ctx, "network.latency.max_ms", "must be >= min_ms");
+            return scn_fail(ctx, "network.latency.max_ms", "must be >= min_ms");
         return 0;
     }
     if (strcmp(dist, "lognormal") == 0) {
         static const char *const keys[] = {"dist", "median_ms", "p99_ms", NULL};
         l->dist = SCN_LATENCY_LOGNORMAL;
-        if (check_keys(ctx, latency, path, keys) ||
-            read_number(ctx, latency, path, "median_ms", 0.001, SCN_MAX_LATENCY_MS, 0,
+        if (scn_check_keys(ctx, latency, path, keys) ||
+            scn_read_number(ctx, latency, path, "median_ms", 0.001, SCN_MAX_LATENCY_MS, 0,
                         &l->median_ms) ||
-            read_number(ctx, latency, path, "p99_ms", 0.001, SCN_MAX_LATENCY_MS, 0, &l->p99_ms))
+            scn_read_number(ctx, latency, path, "p99_ms", 0.001, SCN_MAX_LATENCY_MS, 0, &l->p99_ms))
             return -1;
         if (l->p99_ms < l->median_ms)
-            return fail(ctx, "network.latency.p99_ms", "must be >= median_ms");
+            return scn_fail(ctx, "network.latency.p99_ms", "must be >= median_ms");
         return 0;
     }
-    return fail(ctx, "network.latency.dist",
+    return scn_fail(ctx, "network.latency.dist",
                 "must be \"constant\", \"uniform\" or \"lognormal\"");
 }
 
@@ -411,13 +408,13 @@ static int parse_network(struct parse_ctx *ctx, json_t *root, struct scenario *s
     json_t *network = json_object_get(root, "network");
     if (!network)
         return 0;
-    if (expect_object(ctx, network, "network") || check_keys(ctx, network, "network", keys))
+    if (scn_expect_object(ctx, network, "network") || scn_check_keys(ctx, network, "network", keys))
         return -1;
     json_t *latency = json_object_get(network, "latency");
     if (latency && parse_latency(ctx, latency, s))
         return -1;
     if (json_object_get(network, "loss") &&
-        read_number(ctx, network, "network", "loss", 0.0, 1.0, 1, &s->loss))
+        scn_read_number(ctx, network, "network", "loss", 0.0, 1.0, 1, &s->loss))
         return -1;
     return 0;
 }
@@ -427,14 +424,14 @@ static int parse_int_range(struct parse_ctx *ctx, json_t *obj, const char *path,
                            int64_t lo, int64_t hi, int64_t *min, int64_t *max)
 {
     static const char *const keys[] = {"min", "max", NULL};
-    if (expect_object(ctx, obj, path) || check_keys(ctx, obj, path, keys) ||
-        read_int(ctx, obj, path, "min", lo, hi, min) ||
-        read_int(ctx, obj, path, "max", lo, hi, max))
+    if (scn_expect_object(ctx, obj, path) || scn_check_keys(ctx, obj, path, keys) ||
+        scn_read_int(ctx, obj, path, "min", lo, hi, min) ||
+        scn_read_int(ctx, obj, path, "max", lo, hi, max))
         return -1;
     if (*max < *min) {
         char sub[SCN_MAX_PATH];
-        join_path(sub, path, "max");
-        return fail(ctx, sub, "must be >= min");
+        scn_join_path(sub, path, "max");
+        return scn_fail(ctx, sub, "must be >= min");
     }
     return 0;
 }
@@ -445,7 +442,7 @@ static int parse_clock(struct parse_ctx *ctx, json_t *root, struct scenario *s)
     json_t *clock = json_object_get(root, "clock");
     if (!clock)
         return 0;
-    if (expect_object(ctx, clock, "clock") || check_keys(ctx, clock, "clock", keys))
+    if (scn_expect_object(ctx, clock, "clock") || scn_check_keys(ctx, clock, "clock", keys))
         return -1;
     json_t *drift = json_object_get(clock, "drift_ppm");
     if (drift && parse_int_range(ctx, drift, "clock.drift_ppm", -SCN_MAX_DRIFT_PPM,
@@ -470,35 +467,35 @@ static int parse_group(struct parse_ctx *ctx, json_t *group, const char *path,
     if (json_is_object(group)) {
         static const char *const keys[] = {"from", "to", NULL};
         uint64_t from, to;
-        if (check_keys(ctx, group, path, keys) ||
-            read_uint(ctx, group, path, "from", 1, 0, nodes - 1, &from) ||
-            read_uint(ctx, group, path, "to", 1, 1, nodes, &to))
+        if (scn_check_keys(ctx, group, path, keys) ||
+            scn_read_uint(ctx, group, path, "from", 1, 0, nodes - 1, &from) ||
+            scn_read_uint(ctx, group, path, "to", 1, 1, nodes, &to))
             return -1;
         if (to <= from) {
             char sub[SCN_MAX_PATH];
-            join_path(sub, path, "to");
-            return fail(ctx, sub, "must be greater than from");
+            scn_join_path(sub, path, "to");
+            return scn_fail(ctx, sub, "must be greater than from");
         }
         for (uint64_t n = from; n < to; n++) {
             if (group_of[n] >= 0)
-                return fail(ctx, path, "node %llu is in two groups", (unsigned long long)n);
+                return scn_fail(ctx, path, "node %llu is in two groups", (unsigned long long)n);
             group_of[n] = number;
         }
         return 0;
     }
     if (!json_is_array(group) || json_array_size(group) == 0)
-        return fail(ctx, path, "must be a non-empty array of node indices or {\"from\", \"to\"}");
+        return scn_fail(ctx, path, "must be a non-empty array of node indices or {\"from\", \"to\"}");
     size_t i;
     json_t *v;
     json_array_foreach(group, i, v) {
         char sub[SCN_MAX_PATH];
-        index_path(sub, path, i);
+        scn_index_path(sub, path, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) >= (json_int_t)nodes)
-            return fail(ctx, sub, "must be a node index in [0, %u)", nodes);
+            return scn_fail(ctx, sub, "must be a node index in [0, %u)", nodes);
         json_int_t n = json_integer_value(v);
         if (group_of[n] >= 0)
-            return fail(ctx, sub, "node %lld is in two groups", (long long)n);
+            return scn_fail(ctx, sub, "node %lld is in two groups", (long long)n);
         group_of[n] = number;
     }
     return 0;
@@ -508,23 +505,23 @@ static int parse_partition(struct parse_ctx *ctx, json_t *obj, const char *path,
                            const struct scenario *s, struct scn_partition *p)
 {
     static const char *const keys[] = {"start_ms", "end_ms", "groups", NULL};
-    if (expect_object(ctx, obj, path) || check_keys(ctx, obj, path, keys) ||
-        read_uint(ctx, obj, path, "start_ms", 1, 0, s->duration_ms, &p->start_ms) ||
-        read_uint(ctx, obj, path, "end_ms", 1, 0, s->duration_ms, &p->end_ms))
+    if (scn_expect_object(ctx, obj, path) || scn_check_keys(ctx, obj, path, keys) ||
+        scn_read_uint(ctx, obj, path, "start_ms", 1, 0, s->duration_ms, &p->start_ms) ||
+        scn_read_uint(ctx, obj, path, "end_ms", 1, 0, s->duration_ms, &p->end_ms))
         return -1;
     char sub[SCN_MAX_PATH];
     if (p->end_ms <= p->start_ms) {
-        join_path(sub, path, "end_ms");
-        return fail(ctx, sub, "must be greater than start_ms");
+        scn_join_path(sub, path, "end_ms");
+        return scn_fail(ctx, sub, "must be greater than start_ms");
     }
-    join_path(sub, path, "groups");
+    scn_join_path(sub, path, "groups");
     json_t *groups = json_object_get(obj, "groups");
     if (!json_is_array(groups) || json_array_size(groups) < 2 ||
         json_array_size(groups) > SCN_MAX_GROUPS)
-        return fail(ctx, sub, "must be an array of 2 to %u groups", SCN_MAX_GROUPS);
+        return scn_fail(ctx, sub, "must be an array of 2 to %u groups", SCN_MAX_GROUPS);
     p->group_of = malloc(s->nodes * sizeof *p->group_of);
     if (!p->group_of)
-        return fail(ctx, sub, "out of memory");
+        return scn_fail(ctx, sub, "out of memory");
     for (uint32_t n = 0; n < s->nodes; n++)
         p->group_of[n] = -1;
     p->group_count = (uint32_t)json_array_size(groups);
@@ -532,7 +529,7 @@ static int parse_partition(struct parse_ctx *ctx, json_t *obj, const char *path,
     json_t *group;
     json_array_foreach(groups, i, group) {
         char gpath[SCN_MAX_PATH];
-        index_path(gpath, sub, i);
+        scn_index_path(gpath, sub, i);
         if (parse_group(ctx, group, gpath, s->nodes, (int32_t)i, p->group_of))
             return -1;
     }
@@ -545,17 +542,17 @@ static int parse_partitions(struct parse_ctx *ctx, json_t *root, struct scenario
     if (!partitions)
         return 0;
     if (!json_is_array(partitions) || json_array_size(partitions) > SCN_MAX_PARTITIONS)
-        return fail(ctx, "partitions", "must be an array of at most %u partitions",
+        return scn_fail(ctx, "partitions", "must be an array of at most %u partitions",
                     SCN_MAX_PARTITIONS);
     size_t count = json_array_size(partitions);
     s->partitions = calloc(count ? count : 1, sizeof *s->partitions);
     if (!s->partitions)
-        return fail(ctx, "partitions", "out of memory");
+        return scn_fail(ctx, "partitions", "out of memory");
     size_t i;
     json_t *v;
     json_array_foreach(partitions, i, v) {
         char path[SCN_MAX_PATH];
-        index_path(path, "partitions", i);
+        scn_index_path(path, "partitions", i);
         s->partition_count = (uint32_t)i + 1; /* so scenario_free sees it */
         if (parse_partition(ctx, v, path, s, &s->partitions[i]))
             return -1;
@@ -567,17 +564,17 @@ static int parse_kill(struct parse_ctx *ctx, json_t *obj, const char *path,
                       const struct scenario *s, struct scn_kill *k)
 {
     static const char *const keys[] = {"node", "at_ms", "restart_at_ms", NULL};
-    if (expect_object(ctx, obj, path) || check_keys(ctx, obj, path, keys) ||
-        read_node(ctx, obj, path, "node", s->nodes, &k->node) ||
-        read_uint(ctx, obj, path, "at_ms", 1, s->start_spread_ms, s->duration_ms, &k->at_ms))
+    if (scn_expect_object(ctx, obj, path) || scn_check_keys(ctx, obj, path, keys) ||
+        scn_read_node(ctx, obj, path, "node", s->nodes, &k->node) ||
+        scn_read_uint(ctx, obj, path, "at_ms", 1, s->start_spread_ms, s->duration_ms, &k->at_ms))
         return -1;
     k->restart_at_ms = SCN_NEVER;
-    if (read_uint(ctx, obj, path, "restart_at_ms", 0, 0, s->duration_ms, &k->restart_at_ms))
+    if (scn_read_uint(ctx, obj, path, "restart_at_ms", 0, 0, s->duration_ms, &k->restart_at_ms))
         return -1;
     if (k->restart_at_ms != SCN_NEVER && k->restart_at_ms <= k->at_ms) {
         char sub[SCN_MAX_PATH];
-        join_path(sub, path, "restart_at_ms");
-        return fail(ctx, sub, "must be greater than at_ms");
+        scn_join_path(sub, path, "restart_at_ms");
+        return scn_fail(ctx, sub, "must be greater than at_ms");
     }
     return 0;
 }
@@ -595,8 +592,8 @@ static int check_kill_overlap(struct parse_ctx *ctx, const struct scenario *s)
             int b_after_a = a->restart_at_ms != SCN_NEVER && b->at_ms > a->restart_at_ms;
             if (!a_after_b && !b_after_a) {
                 char path[SCN_MAX_PATH];
-                index_path(path, "kills", i);
-                return fail(ctx, path, "node %u is already down then (kills[%u])",
+                scn_index_path(path, "kills", i);
+                return scn_fail(ctx, path, "node %u is already down then (kills[%u])",
                             a->node, j);
             }
         }
@@ -610,19 +607,24 @@ static int parse_kills(struct parse_ctx *ctx, json_t *root, struct scenario *s)
     if (!kills)
         return 0;
     if (!json_is_array(kills) || json_array_size(kills) > SCN_MAX_KILLS)
-        return fail(ctx, "kills", "must be an array of at most %u kills", SCN_MAX_KILLS);
+        return scn_fail(ctx, "kills", "must be an array of at most %u kills", SCN_MAX_KILLS);
     size_t count = json_array_size(kills);
     s->kills = calloc(count ? count : 1, sizeof *s->kills);
     if (!s->kills)
-        return fail(ctx, "kills", "out of memory");
+        return scn_fail(ctx, "kills", "out of memory");
     size_t i;
     json_t *v;
     json_array_foreach(kills, i, v) {
         char path[SCN_MAX_PATH];
-        index_path(path, "kills", i);
-        if (parse_kill(ctx, v, path, s, &s->kills[i]))
+        scn_index_path(path, "kills", i);
+        if (scn_is_generator(v)) {
+            if (scn_parse_kill_generator(ctx, v, path, s))
+                return -1;
+            continue;
+        }
+        if (parse_kill(ctx, v, path, s, &s->kills[s->kill_count]))
             return -1;
-        s->kill_count = (uint32_t)i + 1;
+        s->kill_count++;
     }
     return check_kill_overlap(ctx, s);
 }
@@ -637,12 +639,12 @@ static int parse_write_node(struct parse_ctx *ctx, json_t *obj, const char *path
         return 0;
     }
     char sub[SCN_MAX_PATH];
-    join_path(sub, path, "node");
+    scn_join_path(sub, path, "node");
     if (!v)
-        return fail(ctx, sub, "required");
+        return scn_fail(ctx, sub, "required");
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
         json_integer_value(v) >= (json_int_t)s->nodes)
-        return fail(ctx, sub, "must be a node index in [0, %u) or \"random\"", s->nodes);
+        return scn_fail(ctx, sub, "must be a node index in [0, %u) or \"random\"", s->nodes);
     *node = (int32_t)json_integer_value(v);
     return 0;
 }
@@ -653,44 +655,44 @@ static int parse_write(struct parse_ctx *ctx, json_t *obj, const char *path,
     static const char *const single_keys[] = {"at_ms", "node", "key", "value", NULL};
     static const char *const series_keys[] = {"start_ms", "every_ms", "count", "node",
                                               "key", "value", NULL};
-    if (expect_object(ctx, obj, path))
+    if (scn_expect_object(ctx, obj, path))
         return -1;
     int series = json_object_get(obj, "every_ms") || json_object_get(obj, "count") ||
                  json_object_get(obj, "start_ms");
     int32_t node = 0;
     const char *key, *value = NULL;
     size_t value_len = 0;
-    if (check_keys(ctx, obj, path, series ? series_keys : single_keys) ||
+    if (scn_check_keys(ctx, obj, path, series ? series_keys : single_keys) ||
         parse_write_node(ctx, obj, path, s, &node) ||
-        read_string(ctx, obj, path, "key", GOSSIP_MAX_KEY, &key, NULL))
+        scn_read_string(ctx, obj, path, "key", GOSSIP_MAX_KEY, &key, NULL))
         return -1;
     /* A generated value gets "-<i>" appended: leave room for it. */
     size_t max_value = series ? SCN_MAX_VALUE - 12 : SCN_MAX_VALUE;
     if (json_object_get(obj, "value") &&
-        read_string(ctx, obj, path, "value", max_value, &value, &value_len))
+        scn_read_string(ctx, obj, path, "value", max_value, &value, &value_len))
         return -1;
     if (!series) {
         uint64_t at_ms;
-        if (read_uint(ctx, obj, path, "at_ms", 1, s->start_spread_ms, s->duration_ms, &at_ms))
+        if (scn_read_uint(ctx, obj, path, "at_ms", 1, s->start_spread_ms, s->duration_ms, &at_ms))
             return -1;
         if (append_write(s, at_ms, node, key, value ? value : key,
                          value ? value_len : strlen(key)))
-            return fail(ctx, path, "more than %u writes in total", SCN_MAX_WRITES);
+            return scn_fail(ctx, path, "more than %u writes in total", SCN_MAX_WRITES);
         return 0;
     }
     uint64_t start_ms, every_ms, count;
-    if (read_uint(ctx, obj, path, "start_ms", 1, s->start_spread_ms, s->duration_ms, &start_ms) ||
-        read_uint(ctx, obj, path, "every_ms", 1, 1, s->duration_ms, &every_ms) ||
-        read_uint(ctx, obj, path, "count", 1, 1, SCN_MAX_WRITES, &count))
+    if (scn_read_uint(ctx, obj, path, "start_ms", 1, s->start_spread_ms, s->duration_ms, &start_ms) ||
+        scn_read_uint(ctx, obj, path, "every_ms", 1, 1, s->duration_ms, &every_ms) ||
+        scn_read_uint(ctx, obj, path, "count", 1, 1, SCN_MAX_WRITES, &count))
         return -1;
     if (start_ms + (count - 1) * every_ms > s->duration_ms) {
         char sub[SCN_MAX_PATH];
-        join_path(sub, path, "count");
-        return fail(ctx, sub, "the last write (at %llu ms) falls after duration_ms",
+        scn_join_path(sub, path, "count");
+        return scn_fail(ctx, sub, "the last write (at %llu ms) falls after duration_ms",
                     (unsigned long long)(start_ms + (count - 1) * every_ms));
     }
     if (scenario_add_writes(s, start_ms, every_ms, (uint32_t)count, node, key, value))
-        return fail(ctx, path, "more than %u writes in total", SCN_MAX_WRITES);
+        return scn_fail(ctx, path, "more than %u writes in total", SCN_MAX_WRITES);
     return 0;
 }
 
@@ -700,12 +702,12 @@ static int parse_writes(struct parse_ctx *ctx, json_t *root, struct scenario *s)
     if (!writes)
         return 0;
     if (!json_is_array(writes))
-        return fail(ctx, "writes", "must be an array");
+        return scn_fail(ctx, "writes", "must be an array");
     size_t i;
     json_t *v;
     json_array_foreach(writes, i, v) {
         char path[SCN_MAX_PATH];
-        index_path(path, "writes", i);
+        scn_index_path(path, "writes", i);
         if (parse_write(ctx, v, path, s))
             return -1;
     }
@@ -717,63 +719,66 @@ static int parse_top(struct parse_ctx *ctx, json_t *root, struct scenario *s)
     static const char *const keys[] = {"description", "nodes", "engine", "duration_ms",
                                        "settle_ms", "start_spread_ms", "seeds_first",
                                        "seeds", "network", "clock", "partitions", "kills",
-                                       "writes", NULL};
-    if (expect_object(ctx, root, "scenario") || check_keys(ctx, root, "", keys))
+                                       "writes", "stalls", "restarts", "leaves", NULL};
+    if (scn_expect_object(ctx, root, "scenario") || scn_check_keys(ctx, root, "", keys))
         return -1;
     uint64_t nodes;
-    if (read_uint(ctx, root, "", "nodes", 1, 1, SCN_MAX_NODES, &nodes) ||
-        read_uint(ctx, root, "", "duration_ms", 1, 1, SCN_MAX_DURATION_MS, &s->duration_ms) ||
-        read_uint(ctx, root, "", "settle_ms", 0, 0, SCN_MAX_DURATION_MS, &s->settle_ms) ||
-        read_uint(ctx, root, "", "start_spread_ms", 0, 0, s->duration_ms, &s->start_spread_ms))
+    if (scn_read_uint(ctx, root, "", "nodes", 1, 1, SCN_MAX_NODES, &nodes) ||
+        scn_read_uint(ctx, root, "", "duration_ms", 1, 1, SCN_MAX_DURATION_MS, &s->duration_ms) ||
+        scn_read_uint(ctx, root, "", "settle_ms", 0, 0, SCN_MAX_DURATION_MS, &s->settle_ms) ||
+        scn_read_uint(ctx, root, "", "start_spread_ms", 0, 0, s->duration_ms, &s->start_spread_ms))
         return -1;
     s->nodes = (uint32_t)nodes;
     json_t *seeds_first = json_object_get(root, "seeds_first");
     if (seeds_first) {
         if (!json_is_boolean(seeds_first))
-            return fail(ctx, "seeds_first", "must be true or false");
+            return scn_fail(ctx, "seeds_first", "must be true or false");
         s->seeds_first = json_is_true(seeds_first);
     }
     if (json_object_get(root, "description")) {
         const char *text;
         size_t len;
-        if (read_string(ctx, root, "", "description", SCN_MAX_DESCRIPTION, &text, &len))
+        if (scn_read_string(ctx, root, "", "description", SCN_MAX_DESCRIPTION, &text, &len))
             return -1;
         if (!(s->description = copy_string(text, len)))
-            return fail(ctx, "description", "out of memory");
+            return scn_fail(ctx, "description", "out of memory");
     }
     return parse_engine(ctx, root, s) || parse_seeds(ctx, root, s) ||
            parse_network(ctx, root, s) || parse_clock(ctx, root, s) ||
            parse_partitions(ctx, root, s) || parse_kills(ctx, root, s) ||
-           parse_writes(ctx, root, s) ? -1 : 0;
+           parse_writes(ctx, root, s) || scn_parse_stalls(ctx, root, s) ||
+           scn_parse_restarts(ctx, root, s) || scn_parse_leaves(ctx, root, s) ? -1 : 0;
 }
 
 int scenario_validate(const struct scenario *s, char *err, size_t errlen)
 {
     struct parse_ctx ctx = {err, errlen};
     if (s->nodes < 1 || s->nodes > SCN_MAX_NODES)
-        return fail(&ctx, "nodes", "must be in [1, %u]", SCN_MAX_NODES);
+        return scn_fail(&ctx, "nodes", "must be in [1, %u]", SCN_MAX_NODES);
     if (s->duration_ms < 1 || s->duration_ms > SCN_MAX_DURATION_MS)
-        return fail(&ctx, "duration_ms", "must be in [1, %llu]",
+        return scn_fail(&ctx, "duration_ms", "must be in [1, %llu]",
                     (unsigned long long)SCN_MAX_DURATION_MS);
     if (s->seed_count < 1 || s->seed_count > SCN_MAX_SEEDS)
-        return fail(&ctx, "seeds", "must list 1 to %u nodes", SCN_MAX_SEEDS);
+        return scn_fail(&ctx, "seeds", "must list 1 to %u nodes", SCN_MAX_SEEDS);
     for (uint32_t i = 0; i < s->seed_count; i++)
         if (s->seeds[i] >= s->nodes)
-            return fail(&ctx, "seeds", "node %u does not exist", s->seeds[i]);
+            return scn_fail(&ctx, "seeds", "node %u does not exist", s->seeds[i]);
     if (s->fanout < 1 || s->fanout > SCN_MAX_FANOUT)
-        return fail(&ctx, "engine.fanout", "must be in [1, %u]", SCN_MAX_FANOUT);
+        return scn_fail(&ctx, "engine.fanout", "must be in [1, %u]", SCN_MAX_FANOUT);
     if (s->gossip_interval_ms < SCN_MIN_INTERVAL_MS || s->gossip_interval_ms > SCN_MAX_INTERVAL_MS)
-        return fail(&ctx, "engine.gossip_interval_ms", "must be in [%u, %u]",
+        return scn_fail(&ctx, "engine.gossip_interval_ms", "must be in [%u, %u]",
                     SCN_MIN_INTERVAL_MS, SCN_MAX_INTERVAL_MS);
     if (s->mtu < GOSSIP_MIN_MTU || s->mtu > GOSSIP_MAX_MTU)
-        return fail(&ctx, "engine.mtu", "must be in [%u, %u]", GOSSIP_MIN_MTU, GOSSIP_MAX_MTU);
+        return scn_fail(&ctx, "engine.mtu", "must be in [%u, %u]", GOSSIP_MIN_MTU, GOSSIP_MAX_MTU);
     if (!(s->loss >= 0.0 && s->loss < 1.0))
-        return fail(&ctx, "network.loss", "must be in [0, 1)");
+        return scn_fail(&ctx, "network.loss", "must be in [0, 1)");
     if (s->start_spread_ms > s->duration_ms)
-        return fail(&ctx, "start_spread_ms", "must not exceed duration_ms");
+        return scn_fail(&ctx, "start_spread_ms", "must not exceed duration_ms");
+    if (scn_validate_fd(&ctx, s) != 0)
+        return -1;
     uint64_t check_at = scenario_last_fault_ms(s) + s->settle_ms;
     if (check_at > s->duration_ms)
-        return fail(&ctx, "settle_ms",
+        return scn_fail(&ctx, "settle_ms",
                     "the last fault at %llu ms plus settle_ms = %llu ms exceeds duration_ms "
                     "(%llu ms)", (unsigned long long)scenario_last_fault_ms(s),
                     (unsigned long long)check_at, (unsigned long long)s->duration_ms);
@@ -787,7 +792,7 @@ int scenario_parse_string(struct scenario *s, const char *json, char *err, size_
     json_error_t jerr;
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        fail(&ctx, "scenario", "invalid JSON at line %d column %d: %s", jerr.line,
+        scn_fail(&ctx, "scenario", "invalid JSON at line %d column %d: %s", jerr.line,
              jerr.column, jerr.text);
         return -1;
     }
@@ -806,16 +811,16 @@ int scenario_load_file(struct scenario *s, const char *path, char *err, size_t e
     scenario_init(s);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(&ctx, "file", "cannot open (%s)", strerror(errno));
+        return scn_fail(&ctx, "file", "cannot open (%s)", strerror(errno));
     char *text = malloc(SCN_MAX_FILE_BYTES + 1);
     size_t len = text ? fread(text, 1, SCN_MAX_FILE_BYTES + 1, f) : 0;
     int read_error = ferror(f);
     fclose(f);
     if (!text)
-        return fail(&ctx, "file", "out of memory");
+        return scn_fail(&ctx, "file", "out of memory");
     if (read_error || len > SCN_MAX_FILE_BYTES) {
         free(text);
-        return fail(&ctx, "file", read_error ? "read error" : "larger than %u bytes",
+        return scn_fail(&ctx, "file", read_error ? "read error" : "larger than %u bytes",
                     SCN_MAX_FILE_BYTES);
     }
     text[len] = '\0';

@@ -36,6 +36,17 @@
 #define SCN_MAX_DESCRIPTION 4096u
 #define SCN_MAX_FILE_BYTES (16u * 1024 * 1024)
 
+/* failure-detection parts (scenario_fd.c) */
+#define SCN_MAX_STALLS 10000u            /* explicit stalls */
+#define SCN_MAX_STALL_MS 3600000u        /* one stall lasts at most an hour */
+#define SCN_MAX_LEAVES 10000u            /* explicit leaves */
+#define SCN_MAX_GENERATORS 64u           /* stall/kill/restart/leave generators in total */
+#define SCN_MAX_INDIRECT_CHECKS 16u
+#define SCN_MAX_FD_MULT 100u             /* suspicion_*_mult, retransmit_mult */
+#define SCN_MAX_AWARENESS 64u
+#define SCN_MAX_MONITORED_PEERS 1024u
+#define SCN_MAX_PHI_THRESHOLD_X100 100000u /* phi 1000 */
+
 #define SCN_DEFAULT_SETTLE_MS 30000u
 #define SCN_NODE_RANDOM (-1)             /* writes: "node": "random" */
 #define SCN_NEVER UINT64_MAX             /* kills: no restart */
@@ -68,6 +79,58 @@ struct scn_kill {
     uint32_t node;
     uint64_t at_ms;
     uint64_t restart_at_ms; /* SCN_NEVER: stays down */
+};
+
+/* A node processes nothing (no ticks, no receives) in [at_ms, at_ms +
+ * duration_ms); datagrams reaching it meanwhile are delivered when it ends. */
+struct scn_stall {
+    uint32_t node;
+    uint64_t at_ms;
+    uint64_t duration_ms;
+};
+
+/* gossip_node_leave at at_ms; the node is removed once it has left. */
+struct scn_leave {
+    uint32_t node;
+    uint64_t at_ms;
+};
+
+/* Engine settings of failure detection.  Only the ones a scenario sets are
+ * applied; the others keep gossip_config_init's defaults. */
+enum scn_fd_setting {
+    SCN_FD_PROBE_INTERVAL_MS = 0,
+    SCN_FD_PROBE_TIMEOUT_MS,
+    SCN_FD_INDIRECT_CHECKS,
+    SCN_FD_SUSPICION_MIN_MULT,
+    SCN_FD_SUSPICION_MAX_MULT,
+    SCN_FD_RETRANSMIT_MULT,
+    SCN_FD_AWARENESS_MAX,
+    SCN_FD_REAP_TIMEOUT_MS,
+    SCN_FD_LEAVE_TIMEOUT_MS,
+    SCN_FD_MONITORED_PEERS,
+    SCN_FD_PHI_THRESHOLD_X100,
+    SCN_FD_SETTING_COUNT
+};
+
+/* A fault generator: `count` distinct nodes, each hit once at a uniform
+ * random time in [from_ms, to_ms), drawn from the run seed (so every seed
+ * picks other nodes and times).  Kill, restart and leave generators draw
+ * from nodes that are not seeds and not named by an explicit kill or leave,
+ * and never pick a node twice; stall generators draw from the nodes none of
+ * those touch (seeds included), so a stall always hits a node that is up. */
+enum scn_generator_kind {
+    SCN_GEN_STALL = 0,
+    SCN_GEN_KILL = 1,
+    SCN_GEN_RESTART = 2,
+    SCN_GEN_LEAVE = 3,
+};
+
+struct scn_generator {
+    enum scn_generator_kind kind;
+    uint32_t count;
+    uint64_t from_ms, to_ms;
+    uint64_t duration_ms;             /* stalls */
+    uint64_t down_min_ms, down_max_ms; /* restarts: down time, uniform, inclusive */
 };
 
 struct scn_write {
@@ -103,6 +166,14 @@ struct scenario {
     struct scn_write *writes;
     uint32_t write_count;
     uint32_t write_capacity;
+    uint32_t fd_value[SCN_FD_SETTING_COUNT];
+    uint32_t fd_set;                  /* bit (1 << setting) per setting given */
+    struct scn_stall *stalls;
+    uint32_t stall_count;
+    struct scn_leave *leaves;
+    uint32_t leave_count;
+    struct scn_generator generators[SCN_MAX_GENERATORS];
+    uint32_t generator_count;
 };
 
 /* Defaults: 0 nodes (must be set), push-pull, fanout 1, T = 1000 ms,
@@ -132,5 +203,23 @@ int scenario_add_write(struct scenario *s, uint64_t at_ms, int32_t node,
 uint64_t scenario_last_fault_ms(const struct scenario *s);
 
 const char *scenario_mode_name(enum gossip_mode mode);
+
+/* ---- failure detection (scenario_fd.c) --------------------------------- */
+
+/* The JSON key of a setting under "engine", e.g. "probe_interval_ms". */
+const char *scenario_fd_setting_name(enum scn_fd_setting setting);
+/* Sets a failure-detection setting in code (checked by scenario_validate). */
+void scenario_set_fd(struct scenario *s, enum scn_fd_setting setting, uint32_t value);
+/* The engine configuration every node gets: gossip_config_init, then the
+ * scenario's engine settings (mode, fanout, interval, MTU, heartbeat bump,
+ * max_members = nodes, and the failure-detection settings it gives).
+ * name, addr, generation and seed are left to the caller. */
+void scenario_engine_config(const struct scenario *s, gossip_config *cfg);
+/* Appends a generator; -1 if SCN_MAX_GENERATORS are already there. */
+int scenario_add_generator(struct scenario *s, const struct scn_generator *g);
+/* Nodes that kill, restart and leave generators may pick: not a seed, not
+ * named by an explicit kill or leave.  Fills `out` (nodes entries) with
+ * them in index order and returns how many. */
+uint32_t scenario_generator_pool(const struct scenario *s, uint32_t *out);
 
 #endif
