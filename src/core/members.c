@@ -238,6 +238,10 @@ static void suspicion_timeout(const gossip_node *n, uint32_t confirmations, uint
     double floor = SUSPICION_FLOOR_PROBES * (double)probe_interval(n);
     if (min < floor)
         min = floor; /* small clusters: outlast a 2 s pause plus its refutation */
+    /* and long enough for a refutation to spread: about log2 N gossip rounds */
+    double spread = ceil(log2(nodes > 2 ? nodes : 2)) * (double)n->cfg.gossip_interval_ms;
+    if (min < spread)
+        min = spread;
     double max = n->cfg.suspicion_max_mult * min;
     double k = n->cfg.indirect_checks ? n->cfg.indirect_checks : 1;
     double frac = log((double)confirmations + 1) / log(k + 1);

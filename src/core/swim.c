@@ -87,13 +87,15 @@ static uint32_t next_target(gossip_node *n, char *addr, size_t cap)
     return TABLE_NONE;
 }
 
-static void send_ping(gossip_node *n, const char *addr, uint64_t seq, uint32_t target)
+/* `target` may be TABLE_NONE: a relay probes members it has not heard of
+ * yet (a newcomer is known to the prober before the gossip reaches us). */
+static void send_ping(gossip_node *n, const char *addr, uint64_t seq, const char *name,
+                      size_t name_len, uint32_t target)
 {
     wire_writer w;
-    const endpoint *t = table_ep(&n->tbl, target);
     node_begin_msg(n, &w, GOSSIP_MSG_PING, 0, false);
     (void)wire_try_uint(&w, WK_SEQ, seq);
-    (void)wire_try_str(&w, WK_TARGET, ep_name(t), t->name_len);
+    (void)wire_try_str(&w, WK_TARGET, name, name_len);
     members_write_news(n, &w, target, n->cfg.mtu);
     node_send(n, addr, wire_finish(&w), GOSSIP_MSG_PING);
 }
@@ -111,7 +113,8 @@ static void start_probe(gossip_node *n, uint64_t now_ms)
     pr->seq = ++n->ms.next_seq;
     pr->indirect_at_ms = now_ms + scaled(n, n->cfg.probe_timeout_ms);
     pr->end_ms = now_ms + scaled(n, n->cfg.probe_interval_ms);
-    send_ping(n, addr, pr->seq, target);
+    const endpoint *t = table_ep(&n->tbl, target);
+    send_ping(n, addr, pr->seq, ep_name(t), t->name_len, target);
     n->stats.probes++;
 }
 
@@ -252,8 +255,8 @@ static void on_ping_req(gossip_node *n, const char *from_addr, const wire_msg *m
         if (!n->ms.relays[i].used)
             r = &n->ms.relays[i];
     uint32_t target = table_find(&n->tbl, m->target.ptr, m->target.len);
-    if (!r || target == TABLE_NONE || strlen(from_addr) > GOSSIP_MAX_ADDR)
-        return; /* busy, or a member we do not know: no nack either */
+    if (!r || strlen(from_addr) > GOSSIP_MAX_ADDR)
+        return; /* busy: no nack either */
     char addr[GOSSIP_MAX_ADDR + 1];
     memcpy(addr, m->target_addr.ptr, m->target_addr.len);
     addr[m->target_addr.len] = '\0';
@@ -262,7 +265,7 @@ static void on_ping_req(gossip_node *n, const char *from_addr, const wire_msg *m
     r->their_seq = m->seq;
     r->deadline_ms = now_ms + n->cfg.probe_timeout_ms;
     memcpy(r->requester, from_addr, strlen(from_addr) + 1);
-    send_ping(n, addr, r->seq, target);
+    send_ping(n, addr, r->seq, m->target.ptr, m->target.len, target);
 }
 
 static void on_ping_ack(gossip_node *n, const wire_msg *m)
