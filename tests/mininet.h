@@ -34,6 +34,7 @@ typedef struct mininet {
     size_t q_len;
     uint64_t now;
     double loss;
+    double out_loss[MININET_MAX_NODES]; /* extra loss of one node's outbound datagrams */
     gossip_rng rng;
     size_t max_datagram_seen;
     uint64_t delivered, dropped;
@@ -115,7 +116,8 @@ static inline void mn_deliver_all(mininet *net)
     /* Replies produced while delivering are appended and delivered too. */
     for (size_t k = 0; k < net->q_len; k++) {
         mn_packet *p = &net->queue[k];
-        int lost = net->loss > 0 && gossip_rng_unit(&net->rng) < net->loss;
+        double p_loss = net->loss > net->out_loss[p->from] ? net->loss : net->out_loss[p->from];
+        int lost = p_loss > 0 && gossip_rng_unit(&net->rng) < p_loss;
         if (!lost && p->to >= 0 && p->to < net->n && net->alive[p->to]) {
             char from[32];
             snprintf(from, sizeof from, "n%d", p->from);

@@ -257,6 +257,46 @@ static void test_inconsistent_deltas_are_refused_whole(void **state)
     gossip_node_free(n);
 }
 
+/* One delta of member "peer" carrying only its address. */
+static void add_address_delta(uint64_t generation, const char *addr)
+{
+    wire_delta *d = &msg->deltas[msg->n_deltas++];
+    d->name = (wire_str){"peer", 4};
+    d->generation = generation;
+    d->from_version = 0;
+    d->heartbeat = 1;
+    d->kv_first = msg->n_kvs;
+    d->kv_count = 1;
+    wire_kv *kv = &msg->kvs[msg->n_kvs++];
+    kv->key = (wire_str){GOSSIP_KEY_ADDRESS, (uint32_t)strlen(GOSSIP_KEY_ADDRESS)};
+    kv->version = 2;
+    kv->value = (const uint8_t *)addr;
+    kv->value_len = (uint32_t)strlen(addr);
+    kv->deleted = false;
+}
+
+/* A member that restarts at another address (a rescheduled container) is
+ * noticed and counted, and its new address is the one used. */
+static void test_member_moving_address_is_reported(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_address_delta(1, "10.0.0.5:7946");
+    deliver(n);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_address_delta(2, "10.0.9.9:7946");
+    deliver(n);
+    gossip_stats s;
+    gossip_node_get_stats(n, &s);
+    assert_int_equal(s.address_changes, 1);
+    gossip_member_info info;
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_string_equal(info.addr, "10.0.9.9:7946");
+    assert_int_equal(info.generation, 2);
+    gossip_node_free(n);
+}
+
 static void test_stale_news_of_self_is_refuted(void **state)
 {
     (void)state;
@@ -309,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_deltas_apply_and_notify),
         cmocka_unit_test(test_inconsistent_deltas_are_refused_whole),
         cmocka_unit_test(test_stale_news_of_self_is_refuted),
+        cmocka_unit_test(test_member_moving_address_is_reported),
         cmocka_unit_test(test_tick_schedule_and_seeds),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,16 @@ grep -q "holds n12 join" "$tmp/err" || fail "--trace does not show joins"
 expect_status 2 "$sim" run --scenario "$scn" --trace n99
 grep -q "no node named 'n99'" "$tmp/err" || fail "unknown trace node not reported"
 
+# --members: a node's member table at the end, with phi for monitored peers,
+# on stderr (stdout keeps its one JSON object).
+expect_status 0 "$sim" run --scenario "$src/examples/scenarios/fd-100.json" --members n3 --json
+grep -q "members of n3 at the end" "$tmp/err" || fail "--members printed no table"
+grep -q "(self)" "$tmp/err" || fail "--members does not mark the node itself"
+grep -Eq "alive +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+\.[0-9]+" "$tmp/err" || fail "--members shows no phi"
+grep -q " dead " "$tmp/err" || fail "--members does not show the killed members dead"
+expect_status 2 "$sim" run --scenario "$src/examples/scenarios/fd-100.json" --members n999
+grep -q "no node named 'n999'" "$tmp/err" || fail "unknown --members node not reported"
+
 # One seed, one output, byte for byte; another seed, another run.
 scn="$src/examples/scenarios/lossy-partition.json"
 expect_status 0 "$sim" run --scenario "$scn" --seed 9 --json

@@ -181,6 +181,48 @@ static void test_graceful_leave_reads_left_not_dead(void **state)
     stop(net);
 }
 
+/* Lifeguard: a node whose own outbound traffic is mostly lost (an
+ * overloaded host) sees its probes fail without the helpers' nacks, raises
+ * its awareness and slows down, while the healthy members never declare
+ * each other dead. */
+static void test_degraded_node_raises_awareness_and_slows_down(void **state)
+{
+    (void)state;
+    mininet *net = start(30, 0.0);
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    net->out_loss[5] = 0.7;
+    gossip_stats before5, before6, after5, after6;
+    gossip_node_get_stats(net->nodes[5], &before5);
+    gossip_node_get_stats(net->nodes[6], &before6);
+    uint32_t max_awareness = 0;
+    for (int s = 0; s < 1200; s++) { /* 60 s */
+        mn_step(net);
+        gossip_stats now5;
+        gossip_node_get_stats(net->nodes[5], &now5);
+        if (now5.awareness > max_awareness)
+            max_awareness = now5.awareness;
+    }
+    gossip_node_get_stats(net->nodes[5], &after5);
+    gossip_node_get_stats(net->nodes[6], &after6);
+    uint64_t probes5 = after5.probes - before5.probes, probes6 = after6.probes - before6.probes;
+    print_message("degraded node: awareness up to %u, %llu probes vs %llu for a healthy one\n",
+                  max_awareness, (unsigned long long)probes5, (unsigned long long)probes6);
+    assert_true(max_awareness >= 2);
+    assert_true(probes5 * 10 < probes6 * 8);
+    /* nobody but the degraded node itself held a healthy member dead */
+    for (int subject = 0; subject < 30; subject++)
+        if (subject != 5)
+            for (int o = 0; o < 30; o++) {
+                char name[32];
+                gossip_member_info info;
+                snprintf(name, sizeof name, "node-%d", subject);
+                if (o != 5 && o != subject &&
+                    gossip_node_member_find(net->nodes[o], name, &info) == 0)
+                    assert_int_not_equal(info.status, GOSSIP_STATUS_DEAD);
+            }
+    stop(net);
+}
+
 /* A node whose seed never answers knocks with backoff, forever. */
 static void test_seed_retry_backs_off_but_never_stops(void **state)
 {
@@ -272,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_no_false_dead_under_loss),
         cmocka_unit_test(test_stalled_member_refutes),
         cmocka_unit_test(test_graceful_leave_reads_left_not_dead),
+        cmocka_unit_test(test_degraded_node_raises_awareness_and_slows_down),
         cmocka_unit_test(test_seed_retry_backs_off_but_never_stops),
         cmocka_unit_test(test_dead_members_are_reaped_and_stay_forgotten),
         cmocka_unit_test(test_two_live_nodes_claiming_one_name_are_reported),

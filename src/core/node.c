@@ -600,4 +600,8 @@ int gossip_node_foreach_key(const gossip_node *n, const char *name,
 
 uint64_t gossip_node_table_hash(const gossip_node *n) { return n->tbl.hash; }
 
-void gossip_node_get_stats(const gossip_node *n, gossip_stats *out) { *out = n->stats; }
+void gossip_node_get_stats(const gossip_node *n, gossip_stats *out)
+{
+    *out = n->stats;
+    out->awareness = n->ms.awareness;
+}

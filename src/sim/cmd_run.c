@@ -25,13 +25,14 @@ struct run_options {
     int json;
     int timing;
     const char *trace;    /* node name, or NULL */
+    const char *members;  /* node name whose member table to print, or NULL */
 };
 
 static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: gossip-sim run --scenario FILE [--seed S] [--json] [--timing]\n"
-            "                      [--trace NODE]\n"
+            "                      [--trace NODE] [--members NODE]\n"
             "\n"
             "Runs real libgossip nodes over a simulated network described by FILE\n"
             "(format: docs/simulator.md).  One seed reproduces the run exactly.\n"
@@ -42,6 +43,8 @@ static void run_usage(FILE *out)
             "  --timing         print wall time, events/s and peak RSS to stderr\n"
             "  --trace NODE     print to stderr what every node learns about NODE\n"
             "                   (e.g. n7: suspect, dead, alive ...) and its faults\n"
+            "  --members NODE   at the end, print NODE's member table to stderr:\n"
+            "                   status, generation, incarnation, max version, phi\n"
             "\n"
             "exit status: 0 ok, 1 invariant violated, 2 bad usage or scenario,\n"
             "3 the simulator failed\n",
@@ -76,6 +79,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             o->timing = 1;
         } else if (strcmp(arg, "--trace") == 0 && i + 1 < argc) {
             o->trace = argv[++i];
+        } else if (strcmp(arg, "--members") == 0 && i + 1 < argc) {
+            o->members = argv[++i];
         } else if (strcmp(arg, "--scenario") == 0 && i + 1 < argc) {
             o->scenario = argv[++i];
         } else if (strcmp(arg, "--seed") == 0 && i + 1 < argc) {
@@ -113,27 +118,66 @@ static void print_timing(const struct sim_result *r, double wall_s)
             wall_s > 0 ? (double)r->events / wall_s : 0.0, usage.ru_maxrss);
 }
 
-/* Returns 0, -1 if the simulator failed, RUN_EXIT_USAGE for a bad --trace. */
+static int32_t node_index(struct sim_run *run, const struct scenario *s, const char *name,
+                          char *err, size_t errlen)
+{
+    for (uint32_t i = 0; i < s->nodes; i++)
+        if (strcmp(sim_run_node_name(run, i), name) == 0)
+            return (int32_t)i;
+    snprintf(err, errlen, "no node named '%s' (names are n0 ... n%u)", name, s->nodes - 1);
+    return -1;
+}
+
+/* The member table of one node as it stands at the end of the run: the
+ * per-member view an operator gets from the agent's /v1/members. */
+static void print_members(struct sim_run *run, uint32_t index, FILE *out)
+{
+    gossip_node *engine = sim_run_engine(run, index);
+    fprintf(out, "members of %s at the end:\n", sim_run_node_name(run, index));
+    if (!engine) {
+        fprintf(out, "  (down)\n");
+        return;
+    }
+    fprintf(out, "  %-12s %-8s %10s %11s %11s %8s\n", "name", "status", "generation",
+            "incarnation", "max_version", "phi");
+    size_t count = gossip_node_member_count(engine);
+    for (size_t i = 0; i < count; i++) {
+        gossip_member_info m;
+        if (gossip_node_member_at(engine, i, &m) != 0)
+            continue;
+        char phi[16] = "-";
+        if (m.phi >= 0)
+            snprintf(phi, sizeof phi, "%.2f", m.phi);
+        fprintf(out, "  %-12s %-8s %10llu %11llu %11llu %8s%s\n", m.name,
+                gossip_status_name(m.status), (unsigned long long)m.generation,
+                (unsigned long long)m.incarnation, (unsigned long long)m.max_version, phi,
+                m.is_self ? "  (self)" : "");
+    }
+}
+
+/* Returns 0, -1 if the simulator failed, RUN_EXIT_USAGE for a bad node name. */
 static int run_scenario(const struct scenario *s, const struct run_options *o,
                         struct sim_result *r, char *err, size_t errlen)
 {
     struct sim_run *run = sim_run_new(s, o->seed, err, errlen);
     if (!run)
         return -1;
+    int32_t members_of = -1;
+    if ((o->members && (members_of = node_index(run, s, o->members, err, errlen)) < 0)) {
+        sim_run_free(run);
+        return RUN_EXIT_USAGE;
+    }
     if (o->trace) {
-        int32_t subject = -1;
-        for (uint32_t i = 0; i < s->nodes && subject < 0; i++)
-            if (strcmp(sim_run_node_name(run, i), o->trace) == 0)
-                subject = (int32_t)i;
+        int32_t subject = node_index(run, s, o->trace, err, errlen);
         if (subject < 0) {
-            snprintf(err, errlen, "no node named '%s' (names are n0 ... n%u)", o->trace,
-                     s->nodes - 1);
             sim_run_free(run);
             return RUN_EXIT_USAGE;
         }
         sim_run_trace(run, stderr, (uint32_t)subject);
     }
     int rc = sim_run_finish(run, r, err, errlen);
+    if (rc == 0 && members_of >= 0)
+        print_members(run, (uint32_t)members_of, stderr);
     sim_run_free(run);
     return rc;
 }
@@ -156,7 +200,7 @@ int sim_cmd_run(int argc, char **argv)
     int rc = run_scenario(&s, &o, &r, err, sizeof err);
     scenario_free(&s);
     if (rc == RUN_EXIT_USAGE) {
-        fprintf(stderr, "gossip-sim run: --trace: %s\n", err);
+        fprintf(stderr, "gossip-sim run: --trace/--members: %s\n", err);
         return RUN_EXIT_USAGE;
     }
     if (rc != 0) {
