@@ -11,6 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+int scn_take_array(struct parse_ctx *ctx, json_t *root, const char *key, size_t max,
+                   size_t item_size, json_t **array, void **items)
+{
+    *items = NULL;
+    *array = json_object_get(root, key);
+    if (!*array)
+        return 0;
+    if (!json_is_array(*array) || json_array_size(*array) > max)
+        return scn_fail(ctx, key, "must be an array of at most %zu entries", max);
+    size_t count = json_array_size(*array);
+    *items = calloc(count ? count : 1, item_size);
+    if (!*items)
+        return scn_fail(ctx, key, "out of memory");
+    return 0;
+}
+
 int scn_fail(struct parse_ctx *ctx, const char *path, const char *fmt, ...)
 {
     if (!ctx->err || ctx->errlen == 0)
@@ -538,16 +554,14 @@ static int parse_partition(struct parse_ctx *ctx, json_t *obj, const char *path,
 
 static int parse_partitions(struct parse_ctx *ctx, json_t *root, struct scenario *s)
 {
-    json_t *partitions = json_object_get(root, "partitions");
+    json_t *partitions;
+    void *items;
+    if (scn_take_array(ctx, root, "partitions", SCN_MAX_PARTITIONS, sizeof *s->partitions,
+                       &partitions, &items))
+        return -1;
     if (!partitions)
         return 0;
-    if (!json_is_array(partitions) || json_array_size(partitions) > SCN_MAX_PARTITIONS)
-        return scn_fail(ctx, "partitions", "must be an array of at most %u partitions",
-                    SCN_MAX_PARTITIONS);
-    size_t count = json_array_size(partitions);
-    s->partitions = calloc(count ? count : 1, sizeof *s->partitions);
-    if (!s->partitions)
-        return scn_fail(ctx, "partitions", "out of memory");
+    s->partitions = items;
     size_t i;
     json_t *v;
     json_array_foreach(partitions, i, v) {
@@ -603,15 +617,13 @@ static int check_kill_overlap(struct parse_ctx *ctx, const struct scenario *s)
 
 static int parse_kills(struct parse_ctx *ctx, json_t *root, struct scenario *s)
 {
-    json_t *kills = json_object_get(root, "kills");
+    json_t *kills;
+    void *items;
+    if (scn_take_array(ctx, root, "kills", SCN_MAX_KILLS, sizeof *s->kills, &kills, &items))
+        return -1;
     if (!kills)
         return 0;
-    if (!json_is_array(kills) || json_array_size(kills) > SCN_MAX_KILLS)
-        return scn_fail(ctx, "kills", "must be an array of at most %u kills", SCN_MAX_KILLS);
-    size_t count = json_array_size(kills);
-    s->kills = calloc(count ? count : 1, sizeof *s->kills);
-    if (!s->kills)
-        return scn_fail(ctx, "kills", "out of memory");
+    s->kills = items;
     size_t i;
     json_t *v;
     json_array_foreach(kills, i, v) {

@@ -232,16 +232,13 @@ static int parse_stall(struct parse_ctx *ctx, json_t *obj, const char *path,
 
 int scn_parse_stalls(struct parse_ctx *ctx, json_t *root, struct scenario *s)
 {
-    json_t *stalls = json_object_get(root, "stalls");
+    json_t *stalls;
+    void *items;
+    if (scn_take_array(ctx, root, "stalls", SCN_MAX_STALLS, sizeof *s->stalls, &stalls, &items))
+        return -1;
     if (!stalls)
         return 0;
-    if (!json_is_array(stalls) || json_array_size(stalls) > SCN_MAX_STALLS)
-        return scn_fail(ctx, "stalls", "must be an array of at most %u stalls",
-                        SCN_MAX_STALLS);
-    size_t count = json_array_size(stalls);
-    s->stalls = calloc(count ? count : 1, sizeof *s->stalls);
-    if (!s->stalls)
-        return scn_fail(ctx, "stalls", "out of memory");
+    s->stalls = items;
     size_t i;
     json_t *v;
     json_array_foreach(stalls, i, v) {
@@ -310,16 +307,13 @@ static int parse_leave_generator(struct parse_ctx *ctx, json_t *obj, const char 
 int scn_parse_leaves(struct parse_ctx *ctx, json_t *root, struct scenario *s)
 {
     static const char *const keys[] = {"node", "at_ms", NULL};
-    json_t *leaves = json_object_get(root, "leaves");
+    json_t *leaves;
+    void *items;
+    if (scn_take_array(ctx, root, "leaves", SCN_MAX_LEAVES, sizeof *s->leaves, &leaves, &items))
+        return -1;
     if (!leaves)
         return 0;
-    if (!json_is_array(leaves) || json_array_size(leaves) > SCN_MAX_LEAVES)
-        return scn_fail(ctx, "leaves", "must be an array of at most %u leaves",
-                        SCN_MAX_LEAVES);
-    size_t count = json_array_size(leaves);
-    s->leaves = calloc(count ? count : 1, sizeof *s->leaves);
-    if (!s->leaves)
-        return scn_fail(ctx, "leaves", "out of memory");
+    s->leaves = items;
     size_t i;
     json_t *v;
     json_array_foreach(leaves, i, v) {

@@ -27,6 +27,11 @@ struct parse_ctx {
 __attribute__((format(printf, 3, 4)))
 #endif
 int scn_fail(struct parse_ctx *ctx, const char *path, const char *fmt, ...);
+/* The optional top-level array `key` of `root`: absent -> 0 with *array
+ * NULL; otherwise checked to hold at most `max` entries, with zeroed room
+ * for them (items of `item_size` bytes) in *items.  0 or -1 (message set). */
+int scn_take_array(struct parse_ctx *ctx, json_t *root, const char *key, size_t max,
+                   size_t item_size, json_t **array, void **items);
 void scn_join_path(char *out, const char *parent, const char *key);
 void scn_index_path(char *out, const char *parent, size_t i);
 /* Rejects any key of `obj` not in the NULL-terminated `allowed`. */
