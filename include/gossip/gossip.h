@@ -279,6 +279,7 @@ typedef struct gossip_stats {
     uint64_t name_conflicts;      /* another live process claimed our name */
     uint64_t address_changes;     /* a member came back at another address */
     uint64_t seed_attempts;       /* gossip sent to a seed */
+    uint64_t phi_deferred;        /* failed probes phi judged to be loss (no suspicion) */
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

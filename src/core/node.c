@@ -604,4 +604,5 @@ void gossip_node_get_stats(const gossip_node *n, gossip_stats *out)
 {
     *out = n->stats;
     out->awareness = n->ms.awareness;
+    out->phi_deferred = n->ms.phi_deferred;
 }
