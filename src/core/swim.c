@@ -203,7 +203,8 @@ void swim_tick(gossip_node *n, uint64_t now_ms)
         return;
     if (pr->active && !pr->acked && !pr->indirect_sent && now_ms >= pr->indirect_at_ms)
         send_indirect(n);
-    if (pr->active && (pr->acked || now_ms >= pr->end_ms))
+    bool all_nacked = pr->indirect_sent && pr->nacks_expected && pr->nacks >= pr->nacks_expected;
+    if (pr->active && (pr->acked || all_nacked || now_ms >= pr->end_ms))
         finish_probe(n, now_ms);
     expire_relays(n, now_ms);
     if (!pr->active && now_ms >= ms->next_probe_ms) {
@@ -222,6 +223,9 @@ uint64_t swim_next_deadline(const gossip_node *n)
     uint64_t probe_at = ms->next_probe_ms;
     if (ms->pr.active)
         probe_at = ms->pr.indirect_sent || ms->pr.acked ? ms->pr.end_ms : ms->pr.indirect_at_ms;
+    if (ms->pr.active && (ms->pr.acked || (ms->pr.nacks_expected &&
+                                           ms->pr.nacks >= ms->pr.nacks_expected)))
+        probe_at = n->now; /* settled early: finish it at once */
     if (probe_at < next)
         next = probe_at;
     for (uint32_t i = 0; i < RELAYS_MAX; i++)
@@ -263,7 +267,11 @@ static void on_ping_req(gossip_node *n, const char *from_addr, const wire_msg *m
     r->used = true;
     r->seq = ++n->ms.next_seq;
     r->their_seq = m->seq;
-    r->deadline_ms = now_ms + n->cfg.probe_timeout_ms;
+    /* Our nack must reach the prober before its probe ends, one probe
+     * timeout after it asked us: wait four fifths of that, leaving the rest
+     * for the round trip.  (At a full timeout every nack came too late and
+     * every prober of a dead member blamed itself, Lifeguard-wise.) */
+    r->deadline_ms = now_ms + n->cfg.probe_timeout_ms * 4 / 5;
     memcpy(r->requester, from_addr, strlen(from_addr) + 1);
     send_ping(n, addr, r->seq, m->target.ptr, m->target.len, target);
 }
