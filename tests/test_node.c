@@ -142,6 +142,9 @@ static void add_delta(const char *name, uint64_t gen, uint64_t from, uint64_t hb
     d->generation = gen;
     d->from_version = from;
     d->heartbeat = hb;
+    d->has_record = true; /* alive, incarnation 0 */
+    d->incarnation = 0;
+    d->status = GOSSIP_STATUS_ALIVE;
     d->kv_first = msg->n_kvs;
     d->kv_count = (uint32_t)keys;
     for (int i = 0; i < keys; i++) {
@@ -265,6 +268,9 @@ static void add_address_delta(uint64_t generation, const char *addr)
     d->generation = generation;
     d->from_version = 0;
     d->heartbeat = 1;
+    d->has_record = true;
+    d->incarnation = 0;
+    d->status = GOSSIP_STATUS_ALIVE;
     d->kv_first = msg->n_kvs;
     d->kv_count = 1;
     wire_kv *kv = &msg->kvs[msg->n_kvs++];
@@ -294,6 +300,44 @@ static void test_member_moving_address_is_reported(void **state)
     assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
     assert_string_equal(info.addr, "10.0.9.9:7946");
     assert_int_equal(info.generation, 2);
+    gossip_node_free(n);
+}
+
+/* A record no honest member can reach (an incarnation near 2^64, so that
+ * a refutation's "+ 1" would wrap) is refused, not believed. */
+static void test_absurd_incarnation_is_refused(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("peer", 1, 0, 1, 1, 0);
+    deliver(n);
+    new_msg(GOSSIP_MSG_PUSH);
+    wire_news *e = &msg->news[msg->n_news++];
+    e->name = (wire_str){"peer", 4};
+    e->generation = 1;
+    e->incarnation = UINT64_MAX;
+    e->status = GOSSIP_STATUS_SUSPECT;
+    e->from = (wire_str){"mallory", 7};
+    deliver(n);
+    gossip_member_info info;
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.status, GOSSIP_STATUS_ALIVE);
+    assert_int_equal(info.incarnation, 0);
+    /* and about ourselves: no refutation to a wrapped incarnation */
+    gossip_member_info self;
+    gossip_node_member_find(n, NULL, &self);
+    new_msg(GOSSIP_MSG_PUSH);
+    e = &msg->news[msg->n_news++];
+    e->name = (wire_str){"me", 2};
+    e->generation = self.generation;
+    e->incarnation = UINT64_MAX;
+    e->status = GOSSIP_STATUS_DEAD;
+    e->from = (wire_str){"mallory", 7};
+    deliver(n);
+    gossip_node_member_find(n, NULL, &self);
+    assert_int_equal(self.incarnation, 0);
+    assert_int_equal(self.status, GOSSIP_STATUS_ALIVE);
     gossip_node_free(n);
 }
 
@@ -349,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_deltas_apply_and_notify),
         cmocka_unit_test(test_inconsistent_deltas_are_refused_whole),
         cmocka_unit_test(test_stale_news_of_self_is_refuted),
+        cmocka_unit_test(test_absurd_incarnation_is_refused),
         cmocka_unit_test(test_member_moving_address_is_reported),
         cmocka_unit_test(test_tick_schedule_and_seeds),
     };

@@ -495,7 +495,10 @@ static void write_bucket_listing(gossip_node *n, wire_writer *w, const wire_msg 
         break; /* the datagram is full */
     }
     wire_close_array(w);
-    if (n_listed && wire_open_array(w, WK_LISTED) == 0) {
+    /* the resolution the listing refers to: ours may change before the
+     * initiator reads it, and so may the initiator's */
+    if (n_listed && wire_try_uint(w, WK_BUCKET_BITS, bits) == 0 &&
+        wire_open_array(w, WK_LISTED) == 0) {
         for (uint32_t i = 0; i < n_listed; i++)
             (void)wire_try_array_uint(w, listed[i]);
         wire_close_array(w);
@@ -554,12 +557,12 @@ static void plan_requested(gossip_node *n, const wire_msg *m, plan_list *deltas,
 static void plan_missing_from_listing(gossip_node *n, const wire_msg *m, plan_list *deltas)
 {
     table *t = &n->tbl;
-    uint32_t bits = table_bucket_bits_for(t->n);
+    uint32_t bits = m->bucket_bits; /* the resolution the peer listed at */
     uint32_t per = TABLE_BUCKETS >> bits;
     for (uint32_t k = 0; k < m->n_listed; k++) {
         uint32_t b = m->listed[k];
         if (b >= (1u << bits))
-            continue; /* listed at a resolution we did not ask for */
+            continue; /* not a bucket at that resolution */
         for (uint32_t f = b * per; f < (b + 1) * per; f++)
             for (uint32_t i = t->bucket_head[f]; i != TABLE_NONE; i = table_ep(t, i)->bucket_next)
                 if (table_ep(t, i)->mark != n->epoch)

@@ -224,16 +224,15 @@ static void suspicion_start(gossip_node *n, uint32_t idx, const char *from, size
 static void suspicion_confirm(gossip_node *n, uint32_t idx, const char *from, size_t from_len)
 {
     suspicion *s = suspicion_of(n, idx);
-    if (!s || from_len == 0)
+    /* past SUSPECT_CONFIRM_MAX confirmers we could no longer tell a new
+     * one from a repeat: stop counting (the timeout is near its min) */
+    if (!s || from_len == 0 || s->confirmations + 1 >= SUSPECT_CONFIRM_MAX)
         return;
     uint64_t h = gossip_hash_bytes(from, from_len, 0);
-    uint32_t known = s->confirmations + 1 < SUSPECT_CONFIRM_MAX ? s->confirmations + 1
-                                                                 : SUSPECT_CONFIRM_MAX;
-    for (uint32_t i = 0; i < known; i++)
+    for (uint32_t i = 0; i <= s->confirmations; i++)
         if (s->confirmers[i] == h)
             return;
-    if (s->confirmations + 1 < SUSPECT_CONFIRM_MAX)
-        s->confirmers[s->confirmations + 1] = h;
+    s->confirmers[s->confirmations + 1] = h;
     s->confirmations++;
     uint64_t min, timeout;
     suspicion_timeout(n, s->confirmations, &min, &timeout);
@@ -324,8 +323,10 @@ void members_merge_record(gossip_node *n, uint32_t idx, uint64_t generation,
                           size_t from_len, uint64_t now_ms)
 {
     endpoint *ep = table_ep(&n->tbl, idx);
-    if (generation != ep->generation || status > GOSSIP_STATUS_LEFT)
-        return; /* another generation's news: the state exchange settles that first */
+    if (generation != ep->generation || status > GOSSIP_STATUS_LEFT ||
+        incarnation > MEMBERS_MAX_INCARNATION)
+        return; /* another generation's news (the state exchange settles that
+                 * first), or an incarnation no honest member reaches */
     if (idx == n->self) {
         bool slander = status != GOSSIP_STATUS_ALIVE && incarnation >= ep->incarnation;
         if (slander && !n->ms.leaving)

@@ -27,6 +27,9 @@ typedef struct gossip_node gossip_node;
 #define PROBE_HELPERS_MAX 16    /* members asked to probe indirectly */
 #define MONITOR_WINDOW 100      /* inter-arrival samples kept per monitored peer */
 #define QUARANTINE_MAX 256      /* recently forgotten members remembered */
+/* No honest member refutes 2^62 times in one generation; a record above it
+ * is refused, so that "incarnation + 1" can never wrap. */
+#define MEMBERS_MAX_INCARNATION (UINT64_C(1) << 62)
 /* The shortest suspicion, in probe intervals, whatever N: log10 N alone gives
  * 1.7 s at N = 50, shorter than a 2 s GC pause plus the refutation. */
 #define SUSPICION_FLOOR_PROBES 3
