@@ -177,18 +177,20 @@ static uint64_t recent_rounds(const table *t)
     return r;
 }
 
-/* Digests for a SYN: ourselves, recent changes newest first, then a short
- * window that rotates over the whole table. */
-static void write_syn_digests(gossip_node *n, wire_writer *w)
+typedef int (*put_endpoint_fn)(wire_writer *w, const endpoint *ep);
+
+static int put_digest(wire_writer *w, const endpoint *ep) { return try_digest_of(w, ep); }
+static int put_full_delta(wire_writer *w, const endpoint *ep) { return write_delta(w, ep, 0); }
+
+/* What a SYN lists and a PUSH sends, each endpoint once per message (marked
+ * with a fresh epoch): the endpoints changed within `horizon` rounds, newest
+ * first, then up to `window` more from a cursor that rotates over the whole
+ * table, so every endpoint comes round even when nothing changes.  Stops at
+ * the first one that does not fit. */
+static void put_recent_then_window(gossip_node *n, wire_writer *w, put_endpoint_fn put,
+                                   uint64_t horizon, uint32_t window)
 {
     table *t = &n->tbl;
-    new_epoch(n);
-    if (wire_open_array(w, WK_DIGESTS))
-        return;
-    endpoint *self = table_ep(t, n->self);
-    if (try_digest_of(w, self) == 0)
-        self->mark = n->epoch;
-    uint64_t horizon = recent_rounds(t);
     for (uint32_t k = 1; k <= TABLE_RECENT; k++) {
         uint32_t slot = (t->recent_pos + TABLE_RECENT - k) % TABLE_RECENT;
         uint32_t idx = t->recent[slot];
@@ -199,16 +201,15 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
         endpoint *ep = table_ep(t, idx);
         if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
             continue; /* listed already, or changed again since */
-        if (try_digest_of(w, ep))
-            break;
+        if (put(w, ep))
+            return;
         ep->mark = n->epoch;
     }
     uint32_t scanned = 0, added = 0;
-    while (scanned < t->n && added < n->cfg.syn_window) {
-        uint32_t idx = (n->cursor + scanned) % t->n;
-        endpoint *ep = table_ep(t, idx);
+    while (scanned < t->n && added < window) {
+        endpoint *ep = table_ep(t, (n->cursor + scanned) % t->n);
         if (ep->mark != n->epoch) {
-            if (try_digest_of(w, ep))
+            if (put(w, ep))
                 break;
             ep->mark = n->epoch;
             added++;
@@ -216,6 +217,18 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
         scanned++;
     }
     n->cursor = t->n ? (n->cursor + scanned) % t->n : 0;
+}
+
+/* Digests for a SYN: ourselves, then the recent changes and the window. */
+static void write_syn_digests(gossip_node *n, wire_writer *w)
+{
+    new_epoch(n);
+    if (wire_open_array(w, WK_DIGESTS))
+        return;
+    endpoint *self = table_ep(&n->tbl, n->self);
+    if (try_digest_of(w, self) == 0)
+        self->mark = n->epoch;
+    put_recent_then_window(n, w, put_digest, recent_rounds(&n->tbl), n->cfg.syn_window);
     wire_close_array(w);
 }
 
@@ -234,40 +247,16 @@ static void send_syn(gossip_node *n, const char *addr)
     node_send(n, addr, wire_finish(&w), GOSSIP_MSG_SYN);
 }
 
-/* Push mode: deltas of the recent changes and of the window, unasked. */
+/* Push mode: full deltas of the recent changes and of the window, unasked,
+ * as many as fit. */
 static void send_push(gossip_node *n, const char *addr)
 {
-    table *t = &n->tbl;
     wire_writer w;
     node_begin_msg(n, &w, GOSSIP_MSG_PUSH, 0, true);
     if (wire_open_array(&w, WK_DELTAS))
         return;
     new_epoch(n);
-    for (uint32_t k = 1; k <= TABLE_RECENT; k++) {
-        uint32_t slot = (t->recent_pos + TABLE_RECENT - k) % TABLE_RECENT;
-        uint32_t idx = t->recent[slot];
-        if (idx == TABLE_NONE)
-            break;
-        if (idx >= t->n)
-            continue; /* forgotten since */
-        endpoint *ep = table_ep(t, idx);
-        if (ep->mark == n->epoch || ep->change_seq != t->recent_seq[slot])
-            continue;
-        if (write_delta(&w, ep, 0))
-            break;
-        ep->mark = n->epoch;
-    }
-    uint32_t scanned = 0;
-    while (scanned < t->n) {
-        endpoint *ep = table_ep(t, (n->cursor + scanned) % t->n);
-        if (ep->mark != n->epoch) {
-            if (write_delta(&w, ep, 0))
-                break;
-            ep->mark = n->epoch;
-        }
-        scanned++;
-    }
-    n->cursor = t->n ? (n->cursor + scanned) % t->n : 0;
+    put_recent_then_window(n, &w, put_full_delta, UINT64_MAX, UINT32_MAX);
     wire_close_array(&w);
     node_send(n, addr, wire_finish(&w), GOSSIP_MSG_PUSH);
 }

@@ -368,14 +368,6 @@ static void merge_delta_record(gossip_node *n, uint32_t idx, const wire_delta *d
         members_merge_record(n, idx, d->generation, d->incarnation, d->status, "", 0, n->now);
 }
 
-static void notify_alive_again(gossip_node *n, const endpoint *ep)
-{
-    if (!n->cb.on_change)
-        return;
-    gossip_change c = {GOSSIP_CHANGE_ALIVE, ep_name(ep), ep->generation, NULL, NULL, 0,
-                       ep->max_version, ep->incarnation};
-    n->cb.on_change(n->ud, &c);
-}
 
 int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
 {
@@ -459,7 +451,7 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
     if (kind)
         notify(n, kind, ep, NULL);
     if (kind == GOSSIP_CHANGE_RESTART && old_status != GOSSIP_STATUS_ALIVE)
-        notify_alive_again(n, ep);
+        notify(n, GOSSIP_CHANGE_ALIVE, ep, NULL); /* it was held dead: news for watchers */
     char new_addr[GOSSIP_MAX_ADDR + 1];
     if (had_addr && node_member_addr(n, idx, new_addr, sizeof new_addr) &&
         strcmp(old_addr, new_addr) != 0) {
