@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 300
 BUILD ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-release test-asan fuzz bench clean install
+.PHONY: all deps build demo demo-sim test test-release test-asan fuzz bench clean install
 
 all: build
 
@@ -20,6 +20,11 @@ build: deps
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+# The simulator's demonstration: the round model against the theory, 100
+# simulated nodes, failure detection under loss (no processes, no sockets).
+demo-sim: build
+	@scripts/demo-sim.sh $(BUILD)
 
 test-release: deps
 	cmake -S . -B build-test-gcc -DCMAKE_C_COMPILER=gcc -DGOSSIP_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo

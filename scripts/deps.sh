@@ -4,7 +4,9 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libcmocka-dev libmsgpuck-dev libjansson-dev)
+      libcmocka-dev libmsgpuck-dev libjansson-dev
+      libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev
+      jq iproute2 nftables)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,15 +12,26 @@
 #include "gossip/gossip.h"
 #include "wire/wire.h"
 
+/* Every datagram a node sends is counted, and the last few kept. */
+#define KEPT_MAX 16
 static int sent;
+static struct kept {
+    char addr[GOSSIP_MAX_ADDR + 1];
+    uint8_t data[2048];
+    size_t len;
+} kept[KEPT_MAX];
 static void count_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
 {
-    (void)ud, (void)addr, (void)buf, (void)len;
+    (void)ud;
+    struct kept *k = &kept[sent % KEPT_MAX];
+    snprintf(k->addr, sizeof k->addr, "%s", addr);
+    k->len = len < sizeof k->data ? len : sizeof k->data;
+    memcpy(k->data, buf, k->len);
     sent++;
 }
 
 typedef struct changes {
-    int joins, restarts, states;
+    int joins, restarts, states, lefts;
     char last_key[64];
 } changes;
 
@@ -33,7 +44,9 @@ static void record_change(void *ud, const gossip_change *c)
         ch->joins++;
     else if (c->kind == GOSSIP_CHANGE_RESTART)
         ch->restarts++;
-    else {
+    else if (c->kind == GOSSIP_CHANGE_LEFT)
+        ch->lefts++;
+    else if (c->kind == GOSSIP_CHANGE_STATE) {
         ch->states++;
         snprintf(ch->last_key, sizeof ch->last_key, "%s", c->key);
     }
@@ -81,6 +94,7 @@ static void test_config_is_validated(void **state)
     EXPECT_INVALID(c.struct_version = 99);
     EXPECT_INVALID(c.generation = 0);
     EXPECT_INVALID(c.mode = (enum gossip_mode)7);
+    EXPECT_INVALID(c.incarnation = GOSSIP_MAX_INCARNATION + 1);
 #undef EXPECT_INVALID
     gossip_callbacks no_send = {GOSSIP_CALLBACKS_VERSION, NULL, NULL, NULL};
     gossip_config_init(&c);
@@ -159,11 +173,16 @@ static void add_delta(const char *name, uint64_t gen, uint64_t from, uint64_t hb
     }
 }
 
-static int deliver(gossip_node *n)
+static int deliver_at(gossip_node *n, uint64_t now_ms)
 {
     size_t len;
     assert_int_equal(wire_encode(msg, buf, sizeof buf, &len), 0);
-    return gossip_node_recv(n, "10.0.0.2:7946", buf, len, 0);
+    return gossip_node_recv(n, "10.0.0.2:7946", buf, len, now_ms);
+}
+
+static int deliver(gossip_node *n)
+{
+    return deliver_at(n, 0);
 }
 
 static void test_garbage_changes_nothing(void **state)
@@ -383,6 +402,283 @@ static void test_tick_schedule_and_seeds(void **state)
     gossip_node_free(n);
 }
 
+/* Decodes kept datagram `i` (0 = the first sent since `sent` was reset). */
+static uint8_t kept_type(int i, wire_msg *out)
+{
+    wire_limits lim = {2048, 512, 64};
+    wire_msg_init(out, 2048);
+    assert_int_equal(wire_decode(kept[i % KEPT_MAX].data, kept[i % KEPT_MAX].len, &lim, out), 0);
+    return out->type;
+}
+
+/* contact: one exchange at once, whatever the node knows, and the address
+ * is kept as a seed that the node keeps knocking on. */
+static void test_contact_starts_an_exchange_now(void **state)
+{
+    (void)state;
+    wire_msg *out = malloc(wire_msg_size(2048));
+    gossip_node *n = make_node(NULL);
+    sent = 0;
+    assert_int_equal(gossip_node_contact(n, "10.0.0.9:7946", 5), 0);
+    assert_int_equal(sent, 1);
+    assert_string_equal(kept[0].addr, "10.0.0.9:7946");
+    assert_int_equal(kept_type(0, out), GOSSIP_MSG_SYN);
+    assert_int_equal(out->flags, 0);
+    assert_true(out->n_digests >= 1); /* at least our own digest */
+    /* remembered as a seed: knocked on one gossip period after the contact
+     * (no seed was added by hand) */
+    gossip_node_tick(n, 10);
+    assert_int_equal(sent, 1);
+    gossip_node_tick(n, 1010);
+    assert_int_equal(sent, 2);
+    assert_string_equal(kept[1].addr, "10.0.0.9:7946");
+    /* again, while knowing nobody still: sent at once, not held by the backoff */
+    assert_int_equal(gossip_node_contact(n, "10.0.0.9:7946", 20), 0);
+    assert_int_equal(sent, 3);
+    /* bad addresses */
+    char long_addr[GOSSIP_MAX_ADDR + 2];
+    memset(long_addr, 'a', sizeof long_addr - 1);
+    long_addr[sizeof long_addr - 1] = '\0';
+    assert_int_equal(gossip_node_contact(n, NULL, 30), GOSSIP_ERR_INVALID);
+    assert_int_equal(gossip_node_contact(n, "", 30), GOSSIP_ERR_INVALID);
+    assert_int_equal(gossip_node_contact(n, long_addr, 30), GOSSIP_ERR_INVALID);
+    assert_int_equal(gossip_node_contact(n, "10.0.0.1:7946", 30), GOSSIP_ERR_INVALID); /* us */
+    assert_int_equal(sent, 3);
+    /* a full seed list does not stop the contact */
+    for (int i = 0; i < 40; i++) {
+        char seed[32];
+        snprintf(seed, sizeof seed, "10.0.1.%d:7946", i);
+        gossip_node_add_seed(n, seed);
+    }
+    assert_int_equal(gossip_node_contact(n, "10.0.2.1:7946", 40), 0);
+    assert_int_equal(sent, 4);
+    gossip_node_free(n);
+
+    /* pull mode: a SYN flagged pull-only; push mode: a PUSH */
+    gossip_config c;
+    gossip_config_init(&c);
+    c.name = "me";
+    c.addr = "10.0.0.1:7946";
+    c.mode = GOSSIP_MODE_PULL;
+    assert_int_equal(gossip_node_new(&n, &c, &CB, NULL), 0);
+    sent = 0;
+    assert_int_equal(gossip_node_contact(n, "10.0.0.9:7946", 0), 0);
+    assert_int_equal(kept_type(0, out), GOSSIP_MSG_SYN);
+    assert_int_equal(out->flags & WIRE_FLAG_PULL_ONLY, WIRE_FLAG_PULL_ONLY);
+    gossip_node_free(n);
+    c.mode = GOSSIP_MODE_PUSH;
+    assert_int_equal(gossip_node_new(&n, &c, &CB, NULL), 0);
+    sent = 0;
+    assert_int_equal(gossip_node_contact(n, "10.0.0.9:7946", 0), 0);
+    assert_int_equal(sent, 1);
+    assert_int_equal(kept_type(0, out), GOSSIP_MSG_PUSH);
+    assert_true(out->n_deltas >= 1);
+    /* a node that has left contacts nobody */
+    gossip_node_leave(n, 0);
+    while (!gossip_node_has_left(n))
+        gossip_node_tick(n, gossip_node_next_deadline(n));
+    sent = 0;
+    assert_int_equal(gossip_node_contact(n, "10.0.0.9:7946", 60000), GOSSIP_ERR_INVALID);
+    assert_int_equal(sent, 0);
+    gossip_node_free(n);
+    free(out);
+}
+
+/* Puts member "peer" into record (incarnation, status) by news from "x". */
+static void news_of_peer(gossip_node *n, uint64_t incarnation, uint8_t status, uint64_t now_ms)
+{
+    new_msg(GOSSIP_MSG_PUSH);
+    msg->from = (wire_str){"x", 1};
+    wire_news *e = &msg->news[msg->n_news++];
+    e->name = (wire_str){"peer", 4};
+    e->generation = 1;
+    e->incarnation = incarnation;
+    e->status = status;
+    e->from = (wire_str){"x", 1};
+    deliver_at(n, now_ms);
+}
+
+/* API calls that the agent makes from its HTTP thread never send. */
+static void test_force_leave_and_state_calls_send_nothing(void **state)
+{
+    (void)state;
+    changes ch = {0};
+    gossip_node *n = make_node(&ch);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_address_delta(1, "10.0.0.5:7946");
+    deliver(n);
+    sent = 0;
+    assert_int_equal(gossip_node_set_state(n, "k", (const uint8_t *)"v", 1), 0);
+    assert_int_equal(gossip_node_del_state(n, "k"), 0);
+    assert_int_equal(sent, 0);
+
+    /* errors: unknown, ourselves, alive, NULL */
+    assert_int_equal(gossip_node_force_leave(n, "nobody", 0), GOSSIP_ERR_NOT_FOUND);
+    assert_int_equal(gossip_node_force_leave(n, "me", 0), GOSSIP_ERR_INVALID);
+    assert_int_equal(gossip_node_force_leave(n, "peer", 0), GOSSIP_ERR_INVALID);
+    assert_int_equal(gossip_node_force_leave(n, NULL, 0), GOSSIP_ERR_INVALID);
+
+    /* suspect at incarnation 3 -> left at incarnation 3, news queued, not sent */
+    news_of_peer(n, 3, GOSSIP_STATUS_SUSPECT, 100);
+    gossip_stats s;
+    gossip_node_get_stats(n, &s);
+    assert_int_equal(s.members_alive, 1);
+    assert_int_equal(s.members_suspect, 1);
+    uint64_t queued = s.news_queue;
+    uint64_t hash = gossip_node_table_hash(n);
+    sent = 0;
+    assert_int_equal(gossip_node_force_leave(n, "peer", 200), 0);
+    assert_int_equal(sent, 0);
+    assert_int_equal(ch.lefts, 1);
+    gossip_member_info info;
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.status, GOSSIP_STATUS_LEFT);
+    assert_int_equal(info.incarnation, 3);
+    assert_int_equal(info.status_since_ms, 200);
+    assert_true(gossip_node_table_hash(n) != hash); /* anti-entropy carries it too */
+    gossip_node_get_stats(n, &s);
+    assert_int_equal(s.members_suspect, 0);
+    assert_int_equal(s.members_left, 1);
+    assert_true(s.news_queue >= 1 && s.news_queue >= queued);
+    /* again: nothing more */
+    assert_int_equal(gossip_node_force_leave(n, "peer", 300), 0);
+    assert_int_equal(ch.lefts, 1);
+    /* the news goes out with the next datagram we send */
+    assert_int_equal(gossip_node_contact(n, "10.0.0.7:7946", 1000), 0);
+    assert_int_equal(sent, 1);
+    wire_msg *out = malloc(wire_msg_size(2048));
+    int found = 0;
+    for (int i = 0; i < sent && i < KEPT_MAX; i++) {
+        kept_type(i, out);
+        for (uint32_t k = 0; k < out->n_news; k++)
+            found |= out->news[k].name.len == 4 && memcmp(out->news[k].name.ptr, "peer", 4) == 0 &&
+                     out->news[k].status == GOSSIP_STATUS_LEFT && out->news[k].incarnation == 3;
+    }
+    assert_true(found);
+    free(out);
+
+    /* dead works as well; a suspected member that refuted (alive again) does not */
+    gossip_node_free(n);
+    n = make_node(NULL);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_address_delta(1, "10.0.0.5:7946");
+    deliver(n);
+    news_of_peer(n, 0, GOSSIP_STATUS_DEAD, 0);
+    assert_int_equal(gossip_node_force_leave(n, "peer", 0), 0);
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.status, GOSSIP_STATUS_LEFT);
+    news_of_peer(n, 1, GOSSIP_STATUS_ALIVE, 0); /* it was alive after all: refuted */
+    assert_int_equal(gossip_node_member_find(n, "peer", &info), 0);
+    assert_int_equal(info.status, GOSSIP_STATUS_ALIVE);
+    assert_int_equal(gossip_node_force_leave(n, "peer", 0), GOSSIP_ERR_INVALID);
+    gossip_node_free(n);
+}
+
+/* The probe round-trip histogram: one sample per probe, from the target's
+ * own ack (a helper's relayed ack is no round trip of ours), by its time. */
+static void test_probe_rtt_histogram(void **state)
+{
+    (void)state;
+    static const uint32_t bounds[GOSSIP_RTT_BUCKETS - 1] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000};
+    assert_memory_equal(gossip_rtt_bounds_ms, bounds, sizeof bounds);
+    gossip_config c;
+    gossip_config_init(&c);
+    c.name = "me";
+    c.addr = "10.0.0.1:7946";
+    c.probe_interval_ms = 5000; /* room for round trips past the last bound */
+    gossip_node *n;
+    assert_int_equal(gossip_node_new(&n, &c, &CB, NULL), 0);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_address_delta(1, "10.0.0.5:7946");
+    deliver(n);
+    wire_msg *out = malloc(wire_msg_size(2048));
+    const uint64_t rtts[] = {0, 1, 2, 3, 30, 50, 51, 400, 999, 1000, 1001, 4000};
+    const uint64_t want[GOSSIP_RTT_BUCKETS] = {2, 1, 1, 0, 0, 2, 1, 0, 1, 2, 2};
+    uint64_t sum = 0;
+    gossip_node_tick(n, 0); /* the first probe is due one interval later */
+    uint64_t t = 5000;
+    for (size_t r = 0; r < sizeof rtts / sizeof rtts[0]; r++, t += 5000) {
+        sent = 0;
+        gossip_node_tick(n, t); /* ends the last probe (acked), starts the next */
+        uint64_t seq = 0;
+        int pings = 0;
+        for (int i = 0; i < sent; i++)
+            if (kept_type(i, out) == GOSSIP_MSG_PING) {
+                seq = out->seq;
+                pings++;
+                assert_string_equal(kept[i].addr, "10.0.0.5:7946");
+            }
+        assert_int_equal(pings, 1);
+        new_msg(GOSSIP_MSG_PING_ACK); /* relayed by a helper: no sample */
+        msg->from = (wire_str){"helper", 6};
+        msg->has_seq = true;
+        msg->seq = seq;
+        deliver_at(n, t + rtts[r] / 2);
+        new_msg(GOSSIP_MSG_PING_ACK); /* the target's own, then a duplicate */
+        msg->has_seq = true;
+        msg->seq = seq;
+        deliver_at(n, t + rtts[r]);
+        deliver_at(n, t + rtts[r] + 1);
+        sum += rtts[r];
+    }
+    gossip_stats s;
+    gossip_node_get_stats(n, &s);
+    assert_int_equal(s.probe_rtt_count, sizeof rtts / sizeof rtts[0]);
+    assert_int_equal(s.probe_rtt_sum_ms, sum);
+    for (int b = 0; b < GOSSIP_RTT_BUCKETS; b++)
+        assert_int_equal(s.probe_rtt_buckets[b], want[b]);
+    assert_int_equal(s.probes_failed, 0);
+    /* an ack after its probe ended is no sample either */
+    sent = 0;
+    gossip_node_tick(n, t);
+    new_msg(GOSSIP_MSG_PING_ACK);
+    msg->has_seq = true;
+    msg->seq = 1; /* the first probe's */
+    deliver_at(n, t + 10);
+    gossip_node_get_stats(n, &s);
+    assert_int_equal(s.probe_rtt_count, sizeof rtts / sizeof rtts[0]);
+    free(out);
+    gossip_node_free(n);
+}
+
+/* gossip_config.incarnation: the self record starts there, and a
+ * refutation goes past it. */
+static void test_initial_incarnation(void **state)
+{
+    (void)state;
+    gossip_config c;
+    gossip_config_init(&c);
+    assert_int_equal(c.incarnation, 0);
+    c.name = "me";
+    c.addr = "10.0.0.1:7946";
+    c.incarnation = 41;
+    gossip_node *n;
+    assert_int_equal(gossip_node_new(&n, &c, &CB, NULL), 0);
+    gossip_member_info self;
+    gossip_node_member_find(n, NULL, &self);
+    assert_int_equal(self.incarnation, 41);
+    /* news calling incarnation 40 suspect is stale: nothing to refute */
+    new_msg(GOSSIP_MSG_PUSH);
+    wire_news *e = &msg->news[msg->n_news++];
+    e->name = (wire_str){"me", 2};
+    e->generation = self.generation;
+    e->incarnation = 40;
+    e->status = GOSSIP_STATUS_SUSPECT;
+    e->from = (wire_str){"peer", 4};
+    deliver(n);
+    gossip_node_member_find(n, NULL, &self);
+    assert_int_equal(self.incarnation, 41);
+    e->incarnation = 41; /* about our current one: refuted with 42 */
+    deliver(n);
+    gossip_node_member_find(n, NULL, &self);
+    assert_int_equal(self.incarnation, 42);
+    assert_int_equal(self.status, GOSSIP_STATUS_ALIVE);
+    gossip_node_free(n);
+    c.incarnation = GOSSIP_MAX_INCARNATION; /* the largest accepted */
+    assert_int_equal(gossip_node_new(&n, &c, &CB, NULL), 0);
+    gossip_node_free(n);
+}
+
 int main(void)
 {
     msg = malloc(wire_msg_size(sizeof buf));
@@ -396,6 +692,10 @@ int main(void)
         cmocka_unit_test(test_absurd_incarnation_is_refused),
         cmocka_unit_test(test_member_moving_address_is_reported),
         cmocka_unit_test(test_tick_schedule_and_seeds),
+        cmocka_unit_test(test_contact_starts_an_exchange_now),
+        cmocka_unit_test(test_force_leave_and_state_calls_send_nothing),
+        cmocka_unit_test(test_probe_rtt_histogram),
+        cmocka_unit_test(test_initial_incarnation),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(msg);

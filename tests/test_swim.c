@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "core/members.h"
 #include "mininet.h"
 
 typedef struct verdicts {
@@ -307,6 +308,174 @@ static void test_dead_members_are_reaped_and_stay_forgotten(void **state)
     stop(net);
 }
 
+/* Two clusters that never heard of each other (disjoint seeds) merge
+ * when one node contacts a member of the other: the agent's join. */
+static void test_contact_merges_two_clusters(void **state)
+{
+    (void)state;
+    mininet *net = start(10, 0.0); /* nodes 0-9, seed n0 */
+    net->n = 20;
+    for (int i = 10; i < 20; i++) { /* nodes 10-19, seed n10 */
+        char name[32], addr[32];
+        snprintf(name, sizeof name, "node-%d", i);
+        snprintf(addr, sizeof addr, "n%d", i);
+        gossip_config c = net->base;
+        c.name = name;
+        c.addr = addr;
+        c.generation = ++net->generation[i];
+        c.seed = (uint64_t)i * 7919 + 1;
+        assert_int_equal(gossip_node_new(&net->nodes[i], &c, &watch_callbacks, net), 0);
+        if (i != 10)
+            assert_int_equal(gossip_node_add_seed(net->nodes[i], "n10"), 0);
+        net->alive[i] = 1;
+    }
+    for (int r = 0; r < 150; r++) /* 30 s: two clusters of ten */
+        mn_round(net);
+    assert_int_equal(gossip_node_member_count(net->nodes[0]), 10);
+    assert_int_equal(gossip_node_member_count(net->nodes[15]), 10);
+    assert_false(mn_converged(net));
+    net->sender = 3;
+    assert_int_equal(gossip_node_contact(net->nodes[3], "n12", net->now), 0);
+    assert_int_equal(net->q_len, 1); /* the SYN, at once */
+    int rounds = mn_run_until_converged(net, 200);
+    print_message("two clusters of 10 merged %d rounds after one contact\n", rounds);
+    assert_true(rounds > 0);
+    for (int r = 0; r < 100; r++)
+        mn_round(net);
+    assert_int_equal(V.dead_of_live, 0);
+    for (int i = 0; i < 20; i++) {
+        gossip_stats st;
+        gossip_node_get_stats(net->nodes[i], &st);
+        assert_int_equal(st.members_alive, 20);
+        assert_int_equal(st.members_suspect + st.members_dead + st.members_left, 0);
+        assert_true(st.probe_rtt_count > 0);
+        assert_int_equal(st.probe_rtt_buckets[0], st.probe_rtt_count); /* zero latency */
+    }
+    stop(net);
+}
+
+/* Force-leave: a dead member that one node forces out reads "left"
+ * everywhere, never dead again, and is reaped like a left member. */
+static void test_force_leave_spreads_left_and_is_reaped(void **state)
+{
+    (void)state;
+    reap_timeout_ms = 30000;
+    mininet *net = start(20, 0.0);
+    reap_timeout_ms = 3600000;
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    mn_kill(net, 3);
+    while (count_status(net, 3, GOSSIP_STATUS_DEAD) == 0) /* node 0 may hold it dead */
+        mn_step(net);
+    int holder = 0;
+    gossip_member_info info;
+    while (!net->alive[holder] ||
+           gossip_node_member_find(net->nodes[holder], "node-3", &info) ||
+           info.status != GOSSIP_STATUS_DEAD)
+        holder++;
+    gossip_stats st;
+    gossip_node_get_stats(net->nodes[holder], &st);
+    assert_int_equal(st.members_dead, 1);
+    assert_int_equal(st.members_alive + st.members_suspect, 19);
+    size_t queued = net->q_len;
+    assert_int_equal(gossip_node_force_leave(net->nodes[holder], "node-3", net->now), 0);
+    assert_int_equal(net->q_len, queued); /* nothing sent from the call */
+    gossip_node_get_stats(net->nodes[holder], &st);
+    assert_int_equal(st.members_dead, 0);
+    assert_int_equal(st.members_left, 1);
+    assert_true(st.news_queue > 0);
+    long took = until_all(net, 3, GOSSIP_STATUS_LEFT, 20000);
+    print_message("force-leave: left everywhere after %ld ms\n", took);
+    assert_true(took >= 0);
+    int forgotten_by_all = 0;
+    for (int r = 0; r < 400 && !forgotten_by_all; r++) { /* reaped within 80 s */
+        mn_round(net);
+        assert_int_equal(count_status(net, 3, GOSSIP_STATUS_DEAD), 0);
+        forgotten_by_all = 1;
+        for (int i = 0; i < 20; i++)
+            if (net->alive[i] && gossip_node_member_find(net->nodes[i], "node-3", &info) == 0)
+                forgotten_by_all = 0;
+    }
+    assert_true(forgotten_by_all);
+    stop(net);
+}
+
+/* Force-leave of a member that was only paused: when it wakes it refutes
+ * the "left" like a suspicion and is alive everywhere again. */
+static void test_force_left_live_member_refutes(void **state)
+{
+    (void)state;
+    mininet *net = start(20, 0.0);
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    gossip_node *sleeper = net->nodes[5];
+    net->alive[5] = 0;
+    int holder = -1;
+    while (holder < 0) {
+        mn_step(net);
+        for (int i = 0; i < 20 && holder < 0; i++) {
+            gossip_member_info info;
+            if (i != 5 && gossip_node_member_find(net->nodes[i], "node-5", &info) == 0 &&
+                info.status == GOSSIP_STATUS_SUSPECT)
+                holder = i;
+        }
+    }
+    assert_int_equal(gossip_node_force_leave(net->nodes[holder], "node-5", net->now), 0);
+    for (int s = 0; s < 10; s++)
+        mn_step(net);
+    assert_true(count_status(net, 5, GOSSIP_STATUS_LEFT) >= 2); /* it spread */
+    net->alive[5] = 1;
+    net->nodes[5] = sleeper;
+    assert_true(until_all(net, 5, GOSSIP_STATUS_ALIVE, 30000) >= 0);
+    gossip_member_info self;
+    gossip_node_member_find(net->nodes[5], NULL, &self);
+    assert_true(self.incarnation >= 1);
+    assert_int_equal(self.status, GOSSIP_STATUS_ALIVE);
+    assert_int_equal(V.dead_of_live, 0);
+    stop(net);
+}
+
+/* The probe ring: every member is pinged by its ring predecessor at least
+ * every PROBE_RING_EVERY probe intervals, so no member goes unprobed for
+ * long (random round-robin alone leaves gaps of several intervals). */
+static uint64_t last_ping[MININET_MAX_NODES], max_gap;
+static mininet *gap_net;
+static void ping_watch(void *ud, const char *addr, const uint8_t *buf, size_t len)
+{
+    mininet *net = ud;
+    if (len > 3 && buf[3] == GOSSIP_MSG_PING && net == gap_net) {
+        int to = mn_index_of(addr);
+        if (last_ping[to] && net->now - last_ping[to] > max_gap)
+            max_gap = net->now - last_ping[to];
+        last_ping[to] = net->now;
+    }
+    mn_send(ud, addr, buf, len);
+}
+
+static void test_ring_bounds_the_gap_between_probes(void **state)
+{
+    (void)state;
+    static const gossip_callbacks cb = {GOSSIP_CALLBACKS_VERSION, ping_watch, NULL, NULL};
+    mininet *net = calloc(1, sizeof *net);
+    gossip_config c;
+    gossip_config_init(&c);
+    c.gossip_interval_ms = 200;
+    mn_init_with(net, 40, &c, &cb);
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    for (int r = 0; r < 25; r++) /* the ring settles once everyone knows everyone */
+        mn_round(net);
+    memset(last_ping, 0, sizeof last_ping);
+    max_gap = 0;
+    gap_net = net;
+    for (int r = 0; r < 600; r++) /* two minutes */
+        mn_round(net);
+    gap_net = NULL;
+    print_message("40 nodes, 2 min: longest time a member went without a ping: %llu ms\n",
+                  (unsigned long long)max_gap);
+    assert_true(max_gap > 0);
+    assert_true(max_gap <= (uint64_t)PROBE_RING_EVERY * c.probe_interval_ms + MININET_STEP_MS);
+    mn_free(net);
+    free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +487,10 @@ int main(void)
         cmocka_unit_test(test_seed_retry_backs_off_but_never_stops),
         cmocka_unit_test(test_dead_members_are_reaped_and_stay_forgotten),
         cmocka_unit_test(test_two_live_nodes_claiming_one_name_are_reported),
+        cmocka_unit_test(test_contact_merges_two_clusters),
+        cmocka_unit_test(test_force_leave_spreads_left_and_is_reaped),
+        cmocka_unit_test(test_force_left_live_member_refutes),
+        cmocka_unit_test(test_ring_bounds_the_gap_between_probes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,7 +109,17 @@ typedef struct gossip_config {
     uint32_t burst_datagrams;    /* datagrams one answer may span when far behind; default 4 */
     int heartbeat_bump;          /* Cassandra-style: bump heartbeat every period */
     const gossip_allocator *allocator; /* NULL: libc */
+    /* The self member's initial incarnation in its generation (default 0),
+     * at most GOSSIP_MAX_INCARNATION.  An agent that restarts within the
+     * same generation persists and restores it, so that its first record
+     * is not older than what the cluster last heard from it. */
+    uint64_t incarnation;
 } gossip_config;
+
+/* The largest incarnation the engine accepts in a record or the config: no
+ * honest member refutes 2^62 times in one generation, and refusing more
+ * keeps a refutation's "incarnation + 1" from wrapping. */
+#define GOSSIP_MAX_INCARNATION (UINT64_C(1) << 62)
 
 /* Fills `cfg` with the defaults above (name and addr NULL). */
 void gossip_config_init(gossip_config *cfg);
@@ -181,6 +191,15 @@ void gossip_node_free(gossip_node *node);
 /* Adds a seed address to contact while this node knows no other member. */
 int gossip_node_add_seed(gossip_node *node, const char *addr);
 
+/* Starts an exchange with `addr` now, whatever the node already knows: a SYN
+ * in push-pull and pull mode, a PUSH in push mode (one datagram, through
+ * `send`).  `addr` is also remembered as a seed, like gossip_node_add_seed()
+ * (when the seed list is full the contact still happens), and the seed
+ * retry backoff starts over.  Use it to join a running cluster or to merge
+ * two clusters.  GOSSIP_ERR_INVALID for an empty, oversize (> GOSSIP_MAX_ADDR)
+ * or NULL address, our own address, or a node that has left. */
+int gossip_node_contact(gossip_node *node, const char *addr, uint64_t now_ms);
+
 /* Runs whatever periodic work is due at `now_ms` (gossip rounds).  Call it
  * at gossip_node_next_deadline() or later; calling early is harmless.  The
  * first tick runs a round at once. */
@@ -211,6 +230,17 @@ int gossip_node_get_state(const gossip_node *node, const char *name,
  * true and the node sends nothing more. */
 int gossip_node_leave(gossip_node *node, uint64_t now_ms);
 int gossip_node_has_left(const gossip_node *node);
+
+/* Force-leave (Serf's force-leave): member `name`, which this node holds
+ * suspect or dead, becomes "left" at the same incarnation.  The record
+ * spreads as news like a graceful leave, the member is reaped like a left
+ * one, and on_change reports GOSSIP_CHANGE_LEFT before this returns.  If
+ * the member is in fact alive it refutes, as it would a suspicion.  Sends
+ * nothing: the news leaves with the next datagrams (tick or answers).
+ * 0 also when the member is already left; GOSSIP_ERR_NOT_FOUND for a name
+ * we do not know; GOSSIP_ERR_INVALID for NULL, ourselves, or a member we
+ * hold alive. */
+int gossip_node_force_leave(gossip_node *node, const char *name, uint64_t now_ms);
 
 /* ---- introspection ----------------------------------------------------- */
 
@@ -257,6 +287,12 @@ enum gossip_msg_type {
     GOSSIP_MSG_TYPE_COUNT = 8,
 };
 
+/* Probe round-trip histogram: GOSSIP_RTT_BUCKETS buckets whose upper bounds
+ * (inclusive, in ms) are 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000 and +inf.
+ * gossip_rtt_bounds_ms holds the finite ones. */
+#define GOSSIP_RTT_BUCKETS 11
+extern const uint32_t gossip_rtt_bounds_ms[GOSSIP_RTT_BUCKETS - 1];
+
 typedef struct gossip_stats {
     uint64_t packets_sent[GOSSIP_MSG_TYPE_COUNT];
     uint64_t bytes_sent[GOSSIP_MSG_TYPE_COUNT];
@@ -280,6 +316,22 @@ typedef struct gossip_stats {
     uint64_t address_changes;     /* a member came back at another address */
     uint64_t seed_attempts;       /* gossip sent to a seed */
     uint64_t phi_deferred;        /* failed probes phi judged to be loss (no suspicion) */
+
+    /* Round-trip time of direct probes: the time from our PING to the
+     * target's own PING_ACK on the node's clock (relayed acks and acks that
+     * arrive after the probe ended are not counted).  probe_rtt_buckets[i]
+     * counts round trips <= gossip_rtt_bounds_ms[i] and > the bound before
+     * (not cumulative); the last bucket counts those > 1000 ms. */
+    uint64_t probe_rtt_buckets[GOSSIP_RTT_BUCKETS];
+    uint64_t probe_rtt_sum_ms;
+    uint64_t probe_rtt_count;
+    uint64_t news_queue;          /* membership news items queued for piggybacking now */
+    /* Members by the status this node holds now; ourselves included, in our
+     * own status (alive, or left after gossip_node_leave()). */
+    uint32_t members_alive;
+    uint32_t members_suspect;
+    uint32_t members_dead;
+    uint32_t members_left;
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

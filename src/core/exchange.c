@@ -291,6 +291,11 @@ static void gossip_to(gossip_node *n, const char *addr)
 
 #define MAX_FANOUT 64
 
+void exchange_contact(gossip_node *n, const char *addr)
+{
+    gossip_to(n, addr);
+}
+
 static bool is_seed(const gossip_node *n, const char *addr)
 {
     for (uint32_t i = 0; i < n->n_seeds; i++)

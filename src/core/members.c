@@ -26,6 +26,8 @@ void members_init(gossip_node *n)
     memset(ms, 0, sizeof *ms);
     ms->count[GOSSIP_STATUS_ALIVE] = 1; /* ourselves */
     ms->priority_target = UINT32_MAX;
+    ms->live_epoch = 1;
+    ms->ring_succ = UINT32_MAX;
 }
 
 void members_free(gossip_node *n)
@@ -270,6 +272,8 @@ static void set_record(gossip_node *n, uint32_t idx, uint64_t incarnation, uint8
         n->ms.count[old]--;
         n->ms.count[status]++;
         ep->status_since_ms = now_ms;
+        if ((old <= GOSSIP_STATUS_SUSPECT) != (status <= GOSSIP_STATUS_SUSPECT))
+            n->ms.live_epoch++; /* the probe ring changed */
     }
     if (status != GOSSIP_STATUS_SUSPECT)
         suspicion_cancel(n, idx);
@@ -281,6 +285,7 @@ void members_on_reset(gossip_node *n, uint32_t idx, uint8_t old_status)
     if (old_status != ep->status) {
         n->ms.count[old_status]--;
         n->ms.count[ep->status]++;
+        n->ms.live_epoch++;
     }
     suspicion_cancel(n, idx);
 }
@@ -474,6 +479,7 @@ static void forget(gossip_node *n, uint32_t idx, uint64_t now_ms)
     for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
         if (ms->mon[i].used && ms->mon[i].idx == idx)
             ms->mon[i].used = false;
+    ms->live_epoch++; /* indices change below */
     uint32_t moved = table_remove(&n->tbl, idx);
     if (moved != idx)
         renumber(n, moved, idx);
@@ -509,6 +515,22 @@ int members_leave(gossip_node *n, uint64_t now_ms)
     news_push(n, n->self, ep_name(self), self->name_len);
     n->ms.leaving = true;
     n->ms.leave_deadline_ms = now_ms + n->cfg.leave_timeout_ms;
+    return 0;
+}
+
+int members_force_leave(gossip_node *n, uint32_t idx, uint64_t now_ms)
+{
+    endpoint *ep = table_ep(&n->tbl, idx);
+    if (idx == n->self || ep->status == GOSSIP_STATUS_ALIVE)
+        return GOSSIP_ERR_INVALID;
+    if (ep->status == GOSSIP_STATUS_LEFT)
+        return 0;
+    const endpoint *self = table_ep(&n->tbl, n->self);
+    /* news and the record only: the datagrams that carry it are sent by
+     * the next tick or answer, never from here */
+    set_record(n, idx, ep->incarnation, GOSSIP_STATUS_LEFT, now_ms);
+    news_push(n, idx, ep_name(self), self->name_len);
+    notify_status(n, ep);
     return 0;
 }
 

@@ -29,10 +29,19 @@ typedef struct gossip_node gossip_node;
 #define QUARANTINE_MAX 256      /* recently forgotten members remembered */
 /* No honest member refutes 2^62 times in one generation; a record above it
  * is refused, so that "incarnation + 1" can never wrap. */
-#define MEMBERS_MAX_INCARNATION (UINT64_C(1) << 62)
+#define MEMBERS_MAX_INCARNATION GOSSIP_MAX_INCARNATION
 /* The shortest suspicion, in probe intervals, whatever N: log10 N alone gives
  * 1.7 s at N = 50, shorter than a 2 s GC pause plus the refutation. */
 #define SUSPICION_FLOOR_PROBES 3
+/* Every PROBE_RING_EVERY-th probe goes to our ring successor: the next live
+ * member after us in the order of RING_HASH_SEED-hashed names, which is the
+ * same order at every node.  So every live member is probed by its ring
+ * predecessor at least every PROBE_RING_EVERY probe intervals, which bounds
+ * the wait for the first probe of a failed member (random round-robin
+ * alone leaves it exponential cluster-wide).  The other probes go round
+ * the random order as before. */
+#define PROBE_RING_EVERY 2
+#define RING_HASH_SEED UINT64_C(0x72696e67) /* "ring" */
 
 /* A member we forgot: gossip from peers that have not forgotten it yet
  * must not bring it back (Cassandra's "just removed endpoints"). */
@@ -81,9 +90,11 @@ typedef struct relay {
 typedef struct probe {
     bool active;
     bool acked;
+    bool direct_acked;          /* the target's own ack came (an RTT sample) */
     bool indirect_sent;
     uint32_t target;
     uint64_t seq;
+    uint64_t start_ms;          /* when the PING left: round-trip times */
     uint64_t indirect_at_ms;
     uint64_t end_ms;
     uint32_t nacks_expected;
@@ -104,6 +115,10 @@ typedef struct members {
     uint32_t order_cap;
     uint32_t order_pos;
     uint32_t priority_target;   /* probe this one next (a fresh suspect); TABLE_NONE */
+    uint32_t probe_turn;        /* probes started: every PROBE_RING_EVERY-th is the ring's */
+    uint64_t live_epoch;        /* bumped when the set of live members or indices change */
+    uint64_t ring_epoch;        /* live_epoch when ring_succ was found (0: never) */
+    uint32_t ring_succ;         /* our ring successor; TABLE_NONE */
     uint32_t count[4];          /* members by status, ourselves included */
     uint32_t awareness;         /* Lifeguard local health */
     monitor *mon;               /* cfg.monitored_peers slots */
@@ -162,6 +177,8 @@ bool members_quarantined(const gossip_node *n, const char *name, size_t len,
                          uint64_t generation, uint64_t now_ms);
 
 int members_leave(gossip_node *n, uint64_t now_ms);
+/* Force-leave: a suspect or dead member becomes left (see gossip.h). */
+int members_force_leave(gossip_node *n, uint32_t idx, uint64_t now_ms);
 void members_leave_progress(gossip_node *n, uint64_t now_ms);
 
 #endif

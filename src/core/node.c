@@ -84,7 +84,7 @@ static int validate_config(const gossip_config *c)
         return GOSSIP_ERR_INVALID;
     if (c->syn_window > c->mtu / WIRE_MIN_DIGEST)
         return GOSSIP_ERR_INVALID;
-    if (c->generation == 0)
+    if (c->generation == 0 || c->incarnation > GOSSIP_MAX_INCARNATION)
         return GOSSIP_ERR_INVALID;
     return 0;
 }
@@ -147,6 +147,7 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
     if (rc == 0) {
         table_before_change(&n->tbl, n->self);
         table_ep(&n->tbl, n->self)->heartbeat = ++n->version_counter;
+        table_ep(&n->tbl, n->self)->incarnation = cfg->incarnation;
         self_changed(n);
         rc = self_put(n, GOSSIP_KEY_ADDRESS, (const uint8_t *)cfg->addr, strlen(cfg->addr), false);
     }
@@ -191,6 +192,21 @@ int gossip_node_add_seed(gossip_node *n, const char *addr)
     if (!copy)
         return GOSSIP_ERR_NOMEM;
     n->seeds[n->n_seeds++] = copy;
+    return 0;
+}
+
+int gossip_node_contact(gossip_node *n, const char *addr, uint64_t now_ms)
+{
+    if (!valid_text(addr, GOSSIP_MAX_ADDR) || strcmp(addr, n->cfg.addr) == 0 || n->ms.left)
+        return GOSSIP_ERR_INVALID;
+    n->now = now_ms;
+    int rc = gossip_node_add_seed(n, addr);
+    if (rc && rc != GOSSIP_ERR_FULL)
+        return rc;
+    /* a fresh address: if we still know nobody, knock again soon */
+    n->seed_knocks = 0;
+    n->seed_next_ms = now_ms + n->cfg.gossip_interval_ms;
+    exchange_contact(n, addr);
     return 0;
 }
 
@@ -243,6 +259,17 @@ int gossip_node_leave(gossip_node *n, uint64_t now_ms)
 }
 
 int gossip_node_has_left(const gossip_node *n) { return n->ms.left; }
+
+int gossip_node_force_leave(gossip_node *n, const char *name, uint64_t now_ms)
+{
+    if (!name || strnlen(name, GOSSIP_MAX_NAME + 1) > GOSSIP_MAX_NAME)
+        return GOSSIP_ERR_INVALID;
+    uint32_t idx = table_find(&n->tbl, name, strlen(name));
+    if (idx == TABLE_NONE)
+        return GOSSIP_ERR_NOT_FOUND;
+    n->now = now_ms;
+    return members_force_leave(n, idx, now_ms);
+}
 
 void node_begin_msg(gossip_node *n, wire_writer *w, uint8_t type, uint8_t flags, bool with_hash)
 {
@@ -597,4 +624,9 @@ void gossip_node_get_stats(const gossip_node *n, gossip_stats *out)
     *out = n->stats;
     out->awareness = n->ms.awareness;
     out->phi_deferred = n->ms.phi_deferred;
+    out->news_queue = n->ms.n_news;
+    out->members_alive = n->ms.count[GOSSIP_STATUS_ALIVE];
+    out->members_suspect = n->ms.count[GOSSIP_STATUS_SUSPECT];
+    out->members_dead = n->ms.count[GOSSIP_STATUS_DEAD];
+    out->members_left = n->ms.count[GOSSIP_STATUS_LEFT];
 }

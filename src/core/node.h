@@ -42,6 +42,8 @@ size_t exchange_plan_size(uint32_t mtu);
 void exchange_plan_init(struct plan_list *p, uint32_t mtu);
 void exchange_run_round(gossip_node *n);
 int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m);
+/* One exchange with `addr` now: a SYN, or a PUSH in push mode. */
+void exchange_contact(gossip_node *n, const char *addr);
 
 /* node.c */
 /* Starts a datagram from us: header, our name and address, and (with_hash)

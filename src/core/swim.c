@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "core/members.h"
 #include "core/node.h"
 
@@ -52,6 +53,7 @@ static int rebuild_order(gossip_node *n)
 void members_on_new(gossip_node *n, uint32_t idx)
 {
     members *ms = &n->ms;
+    ms->live_epoch++; /* it may be our new ring successor */
     if (ms->order_len == 0 || ms->order_pos >= ms->order_len)
         return; /* the next cycle's shuffle takes it in */
     if (ms->order_len == ms->order_cap) {
@@ -69,6 +71,35 @@ void members_on_new(gossip_node *n, uint32_t idx)
     ms->order[at] = idx;
 }
 
+static uint64_t ring_position(const endpoint *ep)
+{
+    return gossip_hash_bytes(ep_name(ep), ep->name_len, RING_HASH_SEED);
+}
+
+/* Our ring successor: the live member whose ring position follows ours most
+ * closely (wrapping round).  Found again only when the set of live members
+ * changed (alive <-> suspect does not change it). */
+static uint32_t ring_successor(gossip_node *n)
+{
+    members *ms = &n->ms;
+    if (ms->ring_epoch == ms->live_epoch)
+        return ms->ring_succ;
+    uint64_t me = ring_position(table_ep(&n->tbl, n->self)), best = UINT64_MAX;
+    uint32_t succ = TABLE_NONE;
+    for (uint32_t idx = 0; idx < n->tbl.n; idx++) {
+        if (idx == n->self || !members_is_live(n, idx))
+            continue;
+        uint64_t d = ring_position(table_ep(&n->tbl, idx)) - me; /* wraps: distance ahead */
+        if (d < best || succ == TABLE_NONE) {
+            best = d;
+            succ = idx;
+        }
+    }
+    ms->ring_succ = succ;
+    ms->ring_epoch = ms->live_epoch;
+    return succ;
+}
+
 static uint32_t next_target(gossip_node *n, char *addr, size_t cap)
 {
     members *ms = &n->ms;
@@ -77,6 +108,11 @@ static uint32_t next_target(gossip_node *n, char *addr, size_t cap)
     if (urgent < n->tbl.n && table_ep(&n->tbl, urgent)->status == GOSSIP_STATUS_SUSPECT &&
         probe_candidate(n, urgent, addr, cap))
         return urgent;
+    if (++ms->probe_turn % PROBE_RING_EVERY == 0) {
+        uint32_t succ = ring_successor(n);
+        if (succ != TABLE_NONE && probe_candidate(n, succ, addr, cap))
+            return succ;
+    }
     for (uint32_t tries = 0; tries <= n->tbl.n; tries++) {
         if (ms->order_pos >= ms->order_len && rebuild_order(n))
             return TABLE_NONE;
@@ -111,6 +147,7 @@ static void start_probe(gossip_node *n, uint64_t now_ms)
     pr->active = true;
     pr->target = target;
     pr->seq = ++n->ms.next_seq;
+    pr->start_ms = now_ms;
     pr->indirect_at_ms = now_ms + scaled(n, n->cfg.probe_timeout_ms);
     pr->end_ms = now_ms + scaled(n, n->cfg.probe_interval_ms);
     const endpoint *t = table_ep(&n->tbl, target);
@@ -276,16 +313,38 @@ static void on_ping_req(gossip_node *n, const char *from_addr, const wire_msg *m
     send_ping(n, addr, r->seq, m->target.ptr, m->target.len, target);
 }
 
-static void on_ping_ack(gossip_node *n, const wire_msg *m)
+const uint32_t gossip_rtt_bounds_ms[GOSSIP_RTT_BUCKETS - 1] = {1,   2,   5,   10,  25,
+                                                                 50,  100, 250, 500, 1000};
+
+/* A direct ack (from the target itself, not relayed by a helper): one
+ * round-trip sample for the histogram in gossip_stats. */
+static void count_rtt(gossip_node *n, uint64_t rtt_ms)
+{
+    uint32_t b = 0;
+    while (b < GOSSIP_RTT_BUCKETS - 1 && rtt_ms > gossip_rtt_bounds_ms[b])
+        b++;
+    n->stats.probe_rtt_buckets[b]++;
+    n->stats.probe_rtt_sum_ms += rtt_ms;
+    n->stats.probe_rtt_count++;
+}
+
+static void on_ping_ack(gossip_node *n, const wire_msg *m, uint64_t now_ms)
 {
     probe *pr = &n->ms.pr;
     if (!m->has_seq)
         return;
     if (pr->active && m->seq == pr->seq) {
-        if (m->flags & WIRE_FLAG_NACK)
+        if (m->flags & WIRE_FLAG_NACK) {
             pr->nacks++;
-        else
+        } else {
+            const endpoint *t = pr->target < n->tbl.n ? table_ep(&n->tbl, pr->target) : NULL;
+            if (!pr->direct_acked && t && m->from.len == t->name_len &&
+                memcmp(m->from.ptr, ep_name(t), t->name_len) == 0) {
+                pr->direct_acked = true;
+                count_rtt(n, now_ms >= pr->start_ms ? now_ms - pr->start_ms : 0);
+            }
             pr->acked = true;
+        }
         return;
     }
     for (uint32_t i = 0; i < RELAYS_MAX; i++) {
@@ -303,7 +362,7 @@ void swim_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m, uint6
     switch (m->type) {
     case GOSSIP_MSG_PING: on_ping(n, from_addr, m); break;
     case GOSSIP_MSG_PING_REQ: on_ping_req(n, from_addr, m, now_ms); break;
-    case GOSSIP_MSG_PING_ACK: on_ping_ack(n, m); break;
+    case GOSSIP_MSG_PING_ACK: on_ping_ack(n, m, now_ms); break;
     default: break;
     }
 }

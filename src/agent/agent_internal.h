@@ -1,0 +1,144 @@
+/* agent_internal.h -- the agent's private state, shared by agent.c (life
+ * cycle, engine glue, events), transport.c (UDP + TCP), persist.c (data
+ * dir) and handlers.c (event scripts).  The HTTP layer sees only agent.h. */
+#ifndef GOSSIP_AGENT_INTERNAL_H
+#define GOSSIP_AGENT_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "agent/agent.h"
+#include "agent/http.h"
+
+/* ---- transport ------------------------------------------------------------ */
+
+typedef struct tcp_conn tcp_conn;
+typedef struct peer_path peer_path;
+
+typedef struct transport {
+    struct agent *a;
+    uv_udp_t udp;
+    uv_tcp_t listener;
+    bool udp_open, tcp_open;
+    int family;                    /* AF_INET or AF_INET6 of the bound sockets */
+    tcp_conn *conns;               /* every open TCP connection (both directions) */
+    size_t n_conns;
+    peer_path *paths;              /* per peer address: when UDP last worked */
+    size_t n_paths, cap_paths;
+    uint8_t rxbuf[65536];
+} transport;
+
+int transport_open(transport *t, struct agent *a, char *err, size_t err_len);
+/* Closes every handle (the loop must run once more to finish). */
+void transport_close(transport *t);
+/* The engine's send callback. */
+void transport_send(void *ud, const char *addr, const uint8_t *buf, size_t len);
+/* "ip:port" / "[v6]:port" of a socket address. */
+int transport_format_addr(const struct sockaddr *sa, char *out, size_t out_len);
+int transport_parse_addr(const char *s, struct sockaddr_storage *out);
+
+/* ---- persistence (data dir) ---------------------------------------------- */
+
+#define PERSIST_MAX_MEMBERS 64
+
+typedef struct persist_member {
+    char name[GOSSIP_MAX_NAME + 1];
+    char addr[GOSSIP_MAX_ADDR + 1];
+} persist_member;
+
+typedef struct persist_state {
+    uint64_t generation;
+    uint64_t incarnation;
+    persist_member members[PERSIST_MAX_MEMBERS];
+    size_t n_members;
+} persist_state;
+
+/* Takes the data dir's lock (creating the dir if needed); -1 with a message
+ * when another gossipd holds it.  *fd_out stays open for the process life. */
+int persist_lock(const char *dir, int *fd_out, char *err, size_t err_len);
+/* 0: loaded; 1: no state yet; -1: unreadable or corrupt (moved aside, err
+ * says so; the caller starts fresh). */
+int persist_load(const char *dir, persist_state *st, char *err, size_t err_len);
+/* Atomic: temp file, fsync, rename, fsync of the directory. */
+int persist_save(const char *dir, const persist_state *st, char *err, size_t err_len);
+
+/* ---- handlers ------------------------------------------------------------- */
+
+typedef struct handler_job handler_job;
+
+typedef struct handlers {
+    struct agent *a;
+    handler_job *queue_head, *queue_tail;
+    size_t queued;
+    handler_job *running;          /* list of jobs with a live process */
+    size_t n_running;
+    agent_handler_stats stats;
+    bool closing;
+} handlers;
+
+void handlers_init(handlers *h, struct agent *a);
+/* Queues the event for every handler that wants it (drops, counted, when
+ * the queue is full) and starts what the concurrency bound allows. */
+void handlers_dispatch(handlers *h, const agent_event *ev);
+/* Starts queued jobs the concurrency bound allows (loop thread). */
+void handlers_kick(handlers *h);
+/* Kills running scripts and frees the queue. */
+void handlers_close(handlers *h);
+
+/* ---- the agent ------------------------------------------------------------ */
+
+struct agent {
+    agent_config cfg;
+    int argc;                      /* kept for SIGHUP's re-read */
+    char **argv;
+    uv_loop_t loop;
+    uv_thread_t loop_thread;
+    pthread_mutex_t lock;
+    pthread_cond_t events_cond;
+    gossip_node *node;
+    char advertise[GOSSIP_MAX_ADDR + 1];
+    uint64_t generation;
+    uint64_t started_ms;           /* wall clock */
+    uint64_t clock_base_ns;        /* uv_hrtime() at start: the engine's clock is relative */
+    int lock_fd;
+
+    uv_timer_t tick_timer, persist_timer, leave_timer;
+    uv_async_t wakeup;
+    uv_signal_t sig_term, sig_int, sig_hup;
+
+    transport net;
+    agent_net_stats net_stats;
+    handlers hnd;
+    agent_http *http;
+
+    /* the event ring for /v1/watch */
+    agent_event *ring;
+    size_t ring_cap, ring_count, ring_start;
+    uint64_t next_seq;
+    bool shutting_down;
+
+    /* requests from HTTP threads, carried out on the loop */
+    char pending_joins[AGENT_MAX_JOINS][GOSSIP_MAX_ADDR + 1];
+    size_t n_pending_joins;
+    bool leave_requested;
+
+    bool leaving;
+    int exit_code;
+};
+
+void agent_log(struct agent *a, enum gossip_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Wakes the loop to carry out requested work (lock held; no-op once the
+ * agent shuts down). */
+void agent_wake(struct agent *a);
+/* True on the loop thread (the one that may use handles). */
+bool agent_on_loop(struct agent *a);
+/* Runs the engine's tick and re-arms the timer; call after anything that
+ * may have changed the engine's deadline (loop thread, lock held). */
+void agent_reschedule(struct agent *a);
+/* Feeds one datagram to the engine (loop thread, lock held). */
+void agent_deliver(struct agent *a, const char *from, const uint8_t *buf, size_t len);
+
+/* Runs gossipd with parsed settings; returns the process exit code. */
+int agent_run(const agent_config *cfg, int argc, char **argv);
+
+#endif

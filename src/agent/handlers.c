@@ -1,0 +1,261 @@
+/* handlers.c -- event handler scripts (--handler 'member-join,member-failed=/path').
+ *
+ * Each matching event becomes a job: the script runs with the event in
+ * environment variables (GOSSIP_EVENT, GOSSIP_MEMBER_NAME, ...) and the
+ * event's JSON on stdin.  At most handler_max_running scripts run at once,
+ * at most handler_queue jobs wait (beyond that new events are dropped and
+ * counted), and a script still running after handler_timeout_ms is killed.
+ * Everything is asynchronous on the loop: a slow or failing script never
+ * blocks the agent. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+
+#define ENV_SLOTS 16
+
+struct handler_job {
+    handlers *h;
+    const agent_handler *handler;
+    agent_event ev;               /* ev.json owned by the job */
+    uv_process_t proc;
+    uv_pipe_t stdin_pipe;
+    uv_timer_t timer;
+    uv_write_t write_req;
+    int handles_open;
+    bool exited, timed_out;
+    handler_job *next;
+};
+
+void handlers_init(handlers *h, agent *a)
+{
+    memset(h, 0, sizeof *h);
+    h->a = a;
+}
+
+static void job_free(handler_job *j)
+{
+    free(j->ev.json);
+    free(j);
+}
+
+static void job_on_closed(uv_handle_t *hd)
+{
+    handler_job *j = hd->data;
+    if (--j->handles_open == 0)
+        job_free(j);
+}
+
+static void unlink_running(handlers *h, handler_job *j)
+{
+    for (handler_job **pp = &h->running; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            h->n_running--;
+            return;
+        }
+}
+
+static void start_next(handlers *h);
+
+static void job_finish(handler_job *j)
+{
+    handlers *h = j->h;
+    unlink_running(h, j);
+    uv_close((uv_handle_t *)&j->proc, job_on_closed);
+    uv_close((uv_handle_t *)&j->timer, job_on_closed);
+    if (!uv_is_closing((uv_handle_t *)&j->stdin_pipe))
+        uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);
+    if (!h->closing)
+        start_next(h);
+}
+
+static void job_on_exit(uv_process_t *p, int64_t status, int signal)
+{
+    handler_job *j = p->data;
+    agent *a = j->h->a;
+    agent_lock(a);
+    if (j->timed_out) {
+        j->h->stats.timed_out++;
+    } else if (status == 0 && signal == 0) {
+        j->h->stats.succeeded++;
+    } else {
+        j->h->stats.failed++;
+        agent_log(a, GOSSIP_LOG_WARN,
+                  "msg=\"handler failed\" handler=%s event=%s member=%s exit=%" PRId64
+                  " signal=%d", j->handler->path, agent_event_name(j->ev.type), j->ev.name,
+                  status, signal);
+    }
+    job_finish(j);
+    agent_unlock(a);
+}
+
+static void job_on_timeout(uv_timer_t *t)
+{
+    handler_job *j = t->data;
+    agent *a = j->h->a;
+    agent_lock(a);
+    j->timed_out = true;
+    agent_log(a, GOSSIP_LOG_WARN, "msg=\"handler timed out; killing it\" handler=%s event=%s "
+              "timeout_ms=%u", j->handler->path, agent_event_name(j->ev.type),
+              a->cfg.handler_timeout_ms);
+    uv_process_kill(&j->proc, SIGKILL);
+    agent_unlock(a);
+}
+
+static void job_on_written(uv_write_t *w, int status)
+{
+    handler_job *j = w->data;
+    /* Done with stdin either way (a script that ignores it may close early). */
+    if (!uv_is_closing((uv_handle_t *)&j->stdin_pipe))
+        uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);
+}
+
+static void env_add(char **env, size_t *n, char (*store)[GOSSIP_MAX_ADDR + 96], const char *k,
+                    const char *v)
+{
+    snprintf(store[*n], sizeof store[*n], "%s=%s", k, v);
+    env[*n] = store[*n];
+    (*n)++;
+}
+
+static void job_start(handlers *h, handler_job *j)
+{
+    agent *a = h->a;
+    char store[ENV_SLOTS][GOSSIP_MAX_ADDR + 96];
+    char *env[ENV_SLOTS + 1];
+    size_t n = 0;
+    char num[32];
+    const char *path = getenv("PATH");
+    env_add(env, &n, store, "PATH", path && strlen(path) < 80 ? path : "/usr/bin:/bin");
+    env_add(env, &n, store, "GOSSIP_EVENT", agent_event_name(j->ev.type));
+    env_add(env, &n, store, "GOSSIP_SELF_NAME", a->cfg.name);
+    env_add(env, &n, store, "GOSSIP_MEMBER_NAME", j->ev.name);
+    env_add(env, &n, store, "GOSSIP_MEMBER_ADDR", j->ev.addr);
+    env_add(env, &n, store, "GOSSIP_MEMBER_STATUS", j->ev.status);
+    snprintf(num, sizeof num, "%" PRIu64, j->ev.generation);
+    env_add(env, &n, store, "GOSSIP_MEMBER_GENERATION", num);
+    snprintf(num, sizeof num, "%" PRIu64, j->ev.incarnation);
+    env_add(env, &n, store, "GOSSIP_MEMBER_INCARNATION", num);
+    snprintf(num, sizeof num, "%" PRIu64, j->ev.seq);
+    env_add(env, &n, store, "GOSSIP_EVENT_SEQ", num);
+    if (j->ev.key[0])
+        env_add(env, &n, store, "GOSSIP_EVENT_KEY", j->ev.key);
+    env[n] = NULL;
+
+    char *args[3] = {(char *)j->handler->path, (char *)agent_event_name(j->ev.type), NULL};
+    uv_pipe_init(&a->loop, &j->stdin_pipe, 0);
+    uv_timer_init(&a->loop, &j->timer);
+    j->stdin_pipe.data = j->timer.data = j->proc.data = j;
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&j->stdin_pipe;
+    stdio[1].flags = UV_INHERIT_FD; /* the script's output joins our log stream */
+    stdio[1].data.fd = 2;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    uv_process_options_t opt = {0};
+    opt.file = j->handler->path;
+    opt.args = args;
+    opt.env = env;
+    opt.exit_cb = job_on_exit;
+    opt.stdio = stdio;
+    opt.stdio_count = 3;
+    int rc = uv_spawn(&a->loop, &j->proc, &opt);
+    j->handles_open = 3;
+    if (rc != 0) {
+        h->stats.failed++;
+        agent_log(a, GOSSIP_LOG_WARN, "msg=\"handler did not start\" handler=%s err=\"%s\"",
+                  j->handler->path, uv_strerror(rc));
+        uv_close((uv_handle_t *)&j->proc, job_on_closed);
+        uv_close((uv_handle_t *)&j->timer, job_on_closed);
+        uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);
+        return;
+    }
+    h->stats.started++;
+    j->next = h->running;
+    h->running = j;
+    h->n_running++;
+    uv_timer_start(&j->timer, job_on_timeout, a->cfg.handler_timeout_ms, 0);
+    /* The JSON (and a newline) to stdin; the buffer lives in the job. */
+    size_t len = strlen(j->ev.json);
+    j->ev.json[len] = '\n';
+    uv_buf_t b = uv_buf_init(j->ev.json, (unsigned)len + 1);
+    j->write_req.data = j;
+    if (uv_write(&j->write_req, (uv_stream_t *)&j->stdin_pipe, &b, 1, job_on_written) != 0)
+        uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);
+}
+
+static void start_next(handlers *h)
+{
+    while (h->queue_head && h->n_running < h->a->cfg.handler_max_running) {
+        handler_job *j = h->queue_head;
+        h->queue_head = j->next;
+        if (!h->queue_head)
+            h->queue_tail = NULL;
+        h->queued--;
+        j->next = NULL;
+        job_start(h, j);
+    }
+}
+
+void handlers_dispatch(handlers *h, const agent_event *ev)
+{
+    const agent_config *c = &h->a->cfg;
+    for (size_t i = 0; i < c->n_handlers && !h->closing; i++) {
+        if (!(c->handlers[i].events & (1u << ev->type)))
+            continue;
+        if (h->queued >= c->handler_queue) {
+            h->stats.dropped++;
+            continue;
+        }
+        handler_job *j = calloc(1, sizeof *j);
+        size_t len = strlen(ev->json);
+        char *json = j ? malloc(len + 2) : NULL; /* room for the newline */
+        if (!json) {
+            free(j);
+            h->stats.dropped++;
+            continue;
+        }
+        memcpy(json, ev->json, len + 1);
+        j->h = h;
+        j->handler = &c->handlers[i];
+        j->ev = *ev;
+        j->ev.json = json;
+        if (h->queue_tail)
+            h->queue_tail->next = j;
+        else
+            h->queue_head = j;
+        h->queue_tail = j;
+        h->queued++;
+    }
+    /* Processes are spawned by the loop thread only; an event raised on an
+     * HTTP thread (a state write, a force-leave) wakes the loop for it. */
+    if (agent_on_loop(h->a))
+        start_next(h);
+    else
+        agent_wake(h->a);
+}
+
+void handlers_kick(handlers *h)
+{
+    if (!h->closing)
+        start_next(h);
+}
+
+void handlers_close(handlers *h)
+{
+    h->closing = true;
+    while (h->queue_head) {
+        handler_job *j = h->queue_head;
+        h->queue_head = j->next;
+        job_free(j);
+    }
+    h->queue_tail = NULL;
+    h->queued = 0;
+    for (handler_job *j = h->running; j; j = j->next)
+        uv_process_kill(&j->proc, SIGKILL); /* their exit callbacks close them */
+}

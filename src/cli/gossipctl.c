@@ -1,0 +1,563 @@
+/* gossipctl -- the command-line client of gossipd's HTTP API.
+ *
+ *   gossipctl [--http ADDR:PORT] [--token T] [--json] COMMAND [ARGS]
+ *
+ * Exit codes: 0 ok, 1 the agent answered with an error, 2 bad usage,
+ * 3 the agent could not be reached. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cli/client.h"
+#include "cli/output.h"
+#include "gossip/gossip.h"
+
+#define DEFAULT_HTTP "127.0.0.1:7947"
+#define STDIN_VALUE_MAX (1024 * 1024) /* bytes `state set KEY -` reads at most */
+#define MAX_ARGS 64
+
+typedef struct ctl {
+    const char *http;
+    const char *token;
+    bool json;
+    const char *status; /* members --status */
+    const char *args[MAX_ARGS];
+    int n_args;
+    ctl_client cl;
+} ctl;
+
+typedef struct command {
+    const char *name;
+    int min_args, max_args;
+    const char *usage;  /* after "gossipctl [global options] " */
+    const char *about;
+    int (*run)(ctl *c);
+} command;
+
+static const command *find_command(const char *name);
+
+/* ---- usage -------------------------------------------------------------------- */
+
+static const char global_usage[] =
+    "usage: gossipctl [--http ADDR:PORT] [--token TOKEN] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Talks to a running gossipd over its HTTP API.\n"
+    "\n"
+    "commands:\n"
+    "  members [--status S]       the members this agent knows (a table; S is alive,\n"
+    "                             suspect, dead or left)\n"
+    "  self                       this agent's own member record\n"
+    "  info                       version, settings and counters of the agent\n"
+    "  join ADDR:PORT...          ask the agent to join the members at these addresses\n"
+    "  leave                      leave the cluster gracefully (the agent then exits)\n"
+    "  force-leave NAME           mark a dead or suspect member as left\n"
+    "  state get KEY              print the value of this node's application-state KEY\n"
+    "  state set KEY VALUE|-      set KEY (VALUE '-' reads it from standard input)\n"
+    "  state del KEY              delete KEY\n"
+    "  watch                      print membership and state events as they happen\n"
+    "  metrics                    print the Prometheus metrics\n"
+    "\n"
+    "options (before or after the command):\n"
+    "  --http ADDR:PORT           the agent's HTTP API: a.b.c.d:PORT, [IPv6]:PORT,\n"
+    "                             HOST:PORT or an http:// URL (default: $GOSSIP_HTTP_ADDR,\n"
+    "                             else " DEFAULT_HTTP ")\n"
+    "  --token TOKEN              bearer token for the API (default: $GOSSIP_HTTP_TOKEN)\n"
+    "  --json                     print the agent's JSON instead of text (watch: one\n"
+    "                             JSON object per line)\n"
+    "  --help                     print this help (gossipctl COMMAND --help: the\n"
+    "                             command's own)\n"
+    "  --version                  print the version\n"
+    "\n"
+    "exit status: 0 ok; 1 the agent answered with an error; 2 bad usage;\n"
+    "3 the agent could not be reached.\n";
+
+static void command_usage(FILE *f, const command *cmd)
+{
+    fprintf(f, "usage: gossipctl [--http ADDR:PORT] [--token TOKEN] [--json] %s\n\n%s\n",
+            cmd->usage, cmd->about);
+}
+
+static int usage_error(const command *cmd, const char *fmt, const char *arg)
+{
+    fputs("gossipctl: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    if (cmd)
+        command_usage(stderr, cmd);
+    else
+        fputs(global_usage, stderr);
+    return CTL_EXIT_USAGE;
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+/* GET/PUT/... path; on 2xx leaves the answer in *r and returns 0. */
+static int call(ctl *c, const char *method, const char *path, const char *body, size_t len,
+                const char *ctype, ctl_response *r)
+{
+    int rc = ctl_request(&c->cl, method, path, body, len, ctype, r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_check(&c->cl, r);
+    if (rc != CTL_EXIT_OK)
+        ctl_response_free(r);
+    return rc;
+}
+
+/* Parses a JSON answer; prints and returns NULL if it is not JSON. */
+static json_t *parse_answer(const ctl_response *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->body, r->len, JSON_DECODE_ANY, &e);
+    if (!j)
+        fprintf(stderr, "gossipctl: the agent's answer is not JSON: %s\n", e.text);
+    return j;
+}
+
+/* GET path and print its JSON: pretty with --json, else through `human`. */
+static int get_and_show(ctl *c, const char *path, void (*human)(FILE *, const json_t *))
+{
+    ctl_response r;
+    int rc = call(c, "GET", path, NULL, 0, NULL, &r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    json_t *j = parse_answer(&r);
+    ctl_response_free(&r);
+    if (!j)
+        return CTL_EXIT_API;
+    if (c->json)
+        out_json(stdout, j);
+    else
+        human(stdout, j);
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
+/* For commands whose answer only confirms: with --json show it, else `msg`. */
+static int confirm(ctl *c, const ctl_response *r, const char *msg, const char *arg)
+{
+    if (c->json) {
+        json_t *j = r->len ? json_loadb(r->body, r->len, JSON_DECODE_ANY, NULL) : NULL;
+        if (j) {
+            out_json(stdout, j);
+            json_decref(j);
+        } else if (r->len) {
+            fwrite(r->body, 1, r->len, stdout);
+        } else {
+            puts("{}");
+        }
+    } else if (msg) {
+        printf(msg, arg);
+        putchar('\n');
+    }
+    return CTL_EXIT_OK;
+}
+
+static int escaped_path(char *out, size_t out_len, const char *prefix, const char *arg)
+{
+    char esc[1024];
+    if (ctl_escape(arg, esc, sizeof esc) != 0)
+        return -1;
+    int n = snprintf(out, out_len, "%s%s", prefix, esc);
+    return n < 0 || (size_t)n >= out_len ? -1 : 0;
+}
+
+/* ---- commands --------------------------------------------------------------------- */
+
+static int cmd_members(ctl *c)
+{
+    char path[256] = "/v1/members";
+    if (c->status) {
+        static const char *const ok[] = {"alive", "suspect", "dead", "left"};
+        bool known = false;
+        for (size_t i = 0; i < 4; i++)
+            known |= strcmp(c->status, ok[i]) == 0;
+        if (!known)
+            return usage_error(find_command("members"),
+                               "--status: must be alive, suspect, dead or left, got \"%s\"",
+                               c->status);
+        snprintf(path, sizeof path, "/v1/members?status=%s", c->status);
+    }
+    return get_and_show(c, path, out_members_table);
+}
+
+static int cmd_self(ctl *c)
+{
+    return get_and_show(c, "/v1/self", out_key_values);
+}
+
+static int cmd_info(ctl *c)
+{
+    return get_and_show(c, "/v1/info", out_key_values);
+}
+
+static int cmd_join(ctl *c)
+{
+    json_t *addrs = json_array();
+    for (int i = 0; i < c->n_args; i++)
+        json_array_append_new(addrs, json_string(c->args[i]));
+    json_t *body = json_pack("{s:o}", "addrs", addrs);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        fprintf(stderr, "gossipctl: the addresses are not UTF-8 text\n");
+        return CTL_EXIT_USAGE;
+    }
+    ctl_response r;
+    int rc = call(c, "POST", "/v1/join", text, strlen(text), "application/json", &r);
+    free(text);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    char list[2048] = "";
+    for (int i = 0; i < c->n_args; i++) {
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s%s", i ? " " : "", c->args[i]);
+    }
+    rc = confirm(c, &r, "joining %s", list);
+    ctl_response_free(&r);
+    return rc;
+}
+
+static int cmd_leave(ctl *c)
+{
+    ctl_response r;
+    int rc = call(c, "POST", "/v1/leave", NULL, 0, NULL, &r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = confirm(c, &r, "leaving the cluster%s", "");
+    ctl_response_free(&r);
+    return rc;
+}
+
+static int cmd_force_leave(ctl *c)
+{
+    char path[1200];
+    if (escaped_path(path, sizeof path, "/v1/force-leave/", c->args[0]) != 0)
+        return usage_error(find_command("force-leave"), "NAME is too long: %.40s...",
+                           c->args[0]);
+    ctl_response r;
+    int rc = call(c, "POST", path, NULL, 0, NULL, &r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = confirm(c, &r, "%s is marked as left", c->args[0]);
+    ctl_response_free(&r);
+    return rc;
+}
+
+/* Reads standard input whole, at most STDIN_VALUE_MAX bytes. */
+static char *read_stdin(size_t *len)
+{
+    char *buf = malloc(STDIN_VALUE_MAX + 1);
+    if (!buf)
+        return NULL;
+    size_t n = fread(buf, 1, STDIN_VALUE_MAX + 1, stdin);
+    if (ferror(stdin)) {
+        fprintf(stderr, "gossipctl: cannot read standard input\n");
+        free(buf);
+        return NULL;
+    }
+    if (n > STDIN_VALUE_MAX) {
+        fprintf(stderr, "gossipctl: the value on standard input is larger than %d bytes\n",
+                STDIN_VALUE_MAX);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int cmd_state(ctl *c)
+{
+    const command *self = find_command("state");
+    const char *sub = c->args[0];
+    int want;
+    if (strcmp(sub, "get") == 0 || strcmp(sub, "del") == 0 || strcmp(sub, "delete") == 0)
+        want = 2;
+    else if (strcmp(sub, "set") == 0)
+        want = 3;
+    else
+        return usage_error(self, "state: unknown subcommand \"%s\" (get, set or del)", sub);
+    if (c->n_args != want)
+        return usage_error(self, "state %s: wrong number of arguments", sub);
+    const char *key = c->args[1];
+    if (key[0] == '\0')
+        return usage_error(self, "state %s: the key is empty", sub);
+    char path[1200];
+    if (escaped_path(path, sizeof path, "/v1/state/", key) != 0)
+        return usage_error(self, "state: the key is too long: %.40s...", key);
+
+    ctl_response r;
+    int rc;
+    if (sub[0] == 'g') {
+        rc = call(c, "GET", path, NULL, 0, NULL, &r);
+        if (rc != CTL_EXIT_OK)
+            return rc;
+        json_t *j = parse_answer(&r);
+        ctl_response_free(&r);
+        if (!j)
+            return CTL_EXIT_API;
+        if (c->json) {
+            out_json(stdout, j);
+        } else {
+            const json_t *v = json_is_object(j) ? json_object_get(j, "value") : j;
+            if (json_is_string(v)) {
+                const char *s = json_string_value(v);
+                size_t n = json_string_length(v);
+                fwrite(s, 1, n, stdout);
+                if (n == 0 || s[n - 1] != '\n')
+                    putchar('\n');
+            } else {
+                out_json(stdout, v ? v : j);
+            }
+        }
+        json_decref(j);
+        return CTL_EXIT_OK;
+    }
+    if (sub[0] == 's') {
+        const char *value = c->args[2];
+        char *owned = NULL;
+        size_t len = strlen(value);
+        if (strcmp(value, "-") == 0) {
+            owned = read_stdin(&len);
+            if (!owned)
+                return CTL_EXIT_USAGE;
+            value = owned;
+        }
+        rc = call(c, "PUT", path, value, len, "application/octet-stream", &r);
+        free(owned);
+        if (rc != CTL_EXIT_OK)
+            return rc;
+        rc = confirm(c, &r, NULL, NULL);
+        ctl_response_free(&r);
+        return rc;
+    }
+    rc = call(c, "DELETE", path, NULL, 0, NULL, &r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = confirm(c, &r, NULL, NULL);
+    ctl_response_free(&r);
+    return rc;
+}
+
+static void on_event(void *ud, const char *id, const char *event, const char *data)
+{
+    (void)id;
+    ctl *c = ud;
+    if (c->json) {
+        /* One compact JSON object per line, whatever the server's spacing. */
+        json_t *j = json_loads(data, JSON_DECODE_ANY, NULL);
+        if (json_is_object(j) && !json_object_get(j, "type"))
+            json_object_set_new(j, "type", json_string(event));
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+                    : NULL;
+        if (s && json_is_object(j)) {
+            puts(s);
+        } else {
+            /* Not an object (e.g. "event: lost"): wrap it so every line is one. */
+            json_t *w = json_pack("{s:s,s:s?}", "type", event, "data", data);
+            char *ws = w ? json_dumps(w, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            if (ws)
+                puts(ws);
+            free(ws);
+            json_decref(w);
+        }
+        free(s);
+        json_decref(j);
+    } else {
+        out_event_line(stdout, event, data);
+    }
+    fflush(stdout);
+}
+
+static int cmd_watch(ctl *c)
+{
+    return ctl_stream(&c->cl, "/v1/watch", on_event, c);
+}
+
+static int cmd_metrics(ctl *c)
+{
+    ctl_response r;
+    int rc = call(c, "GET", "/metrics", NULL, 0, NULL, &r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    fwrite(r.body, 1, r.len, stdout);
+    ctl_response_free(&r);
+    return CTL_EXIT_OK;
+}
+
+static const command commands[] = {
+    {"members", 0, 0, "members [--status alive|suspect|dead|left]",
+     "Lists the members this agent knows as a table (NAME ADDR STATUS GEN INC PHI TAGS),\n"
+     "sorted by name; --json prints the agent's JSON array.  PHI is the phi-accrual\n"
+     "suspicion level for the peers this node monitors ('-' for the others).",
+     cmd_members},
+    {"self", 0, 0, "self", "Prints this agent's own member record as key: value lines.",
+     cmd_self},
+    {"info", 0, 0, "info", "Prints the agent's version, settings and counters as key: value lines.",
+     cmd_info},
+    {"join", 1, MAX_ARGS, "join ADDR:PORT...",
+     "Asks the agent to join the members at these gossip addresses (a.b.c.d:PORT or\n"
+     "[IPv6]:PORT).  The join itself happens in the background: check `members`.",
+     cmd_join},
+    {"leave", 0, 0, "leave",
+     "Makes the agent leave the cluster gracefully; the others see it as \"left\",\n"
+     "not \"dead\".",
+     cmd_leave},
+    {"force-leave", 1, 1, "force-leave NAME",
+     "Marks the dead or suspect member NAME as left, so the cluster stops waiting\n"
+     "for it to come back.",
+     cmd_force_leave},
+    {"state", 2, 3, "state get KEY | state set KEY VALUE|- | state del KEY",
+     "Reads, sets or deletes a key of this node's application state, which gossip\n"
+     "spreads to every member.  `state get` prints the value (--json: the key, value\n"
+     "and version); `state set KEY -` reads the value from standard input (at most\n"
+     "1 MiB; the agent enforces its own smaller limit).",
+     cmd_state},
+    {"watch", 0, 0, "watch",
+     "Prints membership and state events as they happen, one line each:\n"
+     "TIME TYPE NAME ADDR followed by key=value fields (TIME in UTC); --json prints\n"
+     "each event's JSON object on one line.  Runs until interrupted or until the\n"
+     "agent goes away (exit status 3).",
+     cmd_watch},
+    {"metrics", 0, 0, "metrics", "Prints the agent's metrics in the Prometheus text format.",
+     cmd_metrics},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* ---- the command line -------------------------------------------------------------- */
+
+/* Matches --NAME or --NAME=VALUE; takes the value from the next argument
+ * when needed.  Returns 1 matched, 0 not this option, -1 missing value. */
+static int take_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    ctl c;
+    memset(&c, 0, sizeof c);
+    const char *cmd_name = NULL;
+    const command *cmd = NULL;
+    bool help = false, options_done = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && a[0] == '-' && a[1] == '-') {
+            if (a[2] == '\0') {
+                options_done = true;
+                continue;
+            }
+            const char *v;
+            int m;
+            if ((m = take_value(argc, argv, &i, "--http", &v)) != 0) {
+                if (m < 0)
+                    return usage_error(cmd, "--http: needs ADDR:PORT%s", "");
+                c.http = v;
+            } else if ((m = take_value(argc, argv, &i, "--token", &v)) != 0) {
+                if (m < 0)
+                    return usage_error(cmd, "--token: needs a value%s", "");
+                c.token = v;
+            } else if ((m = take_value(argc, argv, &i, "--status", &v)) != 0) {
+                if (m < 0)
+                    return usage_error(cmd, "--status: needs a value%s", "");
+                c.status = v;
+            } else if (strcmp(a, "--json") == 0) {
+                c.json = true;
+            } else if (strcmp(a, "--help") == 0) {
+                help = true;
+            } else if (strcmp(a, "--version") == 0) {
+                printf("gossipctl %s\n", GOSSIP_VERSION_STRING);
+                return CTL_EXIT_OK;
+            } else {
+                return usage_error(cmd, "unknown option %s", a);
+            }
+            continue;
+        }
+        if (!options_done && strcmp(a, "-h") == 0) {
+            help = true;
+            continue;
+        }
+        if (!cmd_name) {
+            cmd_name = a;
+            cmd = find_command(a);
+            if (!cmd && strcmp(a, "help") == 0) {
+                help = true;
+                continue;
+            }
+            if (!cmd)
+                return usage_error(NULL, "unknown command \"%s\"", a);
+            continue;
+        }
+        if (c.n_args >= MAX_ARGS)
+            return usage_error(cmd, "too many arguments%s", "");
+        c.args[c.n_args++] = a;
+    }
+
+    if (help) {
+        if (cmd)
+            command_usage(stdout, cmd);
+        else
+            fputs(global_usage, stdout);
+        return CTL_EXIT_OK;
+    }
+    if (!cmd)
+        return usage_error(NULL, "no command given%s", "");
+    if (c.status && strcmp(cmd->name, "members") != 0)
+        return usage_error(cmd, "--status only goes with members%s", "");
+    if (c.n_args < cmd->min_args)
+        return usage_error(cmd, "%s: missing arguments", cmd->name);
+    if (c.n_args > cmd->max_args)
+        return usage_error(cmd, "%s: too many arguments", cmd->name);
+
+    if (!c.http || !*c.http) {
+        const char *env = getenv("GOSSIP_HTTP_ADDR");
+        c.http = env && *env ? env : DEFAULT_HTTP;
+    }
+    if (!c.token) {
+        const char *env = getenv("GOSSIP_HTTP_TOKEN");
+        c.token = env && *env ? env : NULL;
+    }
+    char err[600];
+    if (ctl_client_init(&c.cl, c.http, c.token, err, sizeof err) != 0)
+        return usage_error(cmd, "%s", err);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "gossipctl: cannot initialise libcurl\n");
+        return CTL_EXIT_API;
+    }
+    int rc = cmd->run(&c);
+    if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+        fprintf(stderr, "gossipctl: cannot write the output\n");
+        rc = CTL_EXIT_API;
+    }
+    curl_global_cleanup();
+    return rc;
+}
