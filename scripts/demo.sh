@@ -62,13 +62,14 @@ cleanup() {
     ((stopping)) && return
     stopping=1
     trap - INT TERM EXIT
+    trap '' PIPE     # the terminal or pipe may be gone: writes fail, they do not kill
     [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
     local n alive=()
     for n in "${names[@]}"; do
         [ -n "${pid[$n]:-}" ] && kill -0 "${pid[$n]}" 2>/dev/null && alive+=("$n")
     done
     if ((${#alive[@]})); then
-        printf '\n%sstopping %d agents (SIGTERM: each leaves the cluster gracefully)...%s' "$B" "${#alive[@]}" "$R"
+        printf '\n%sstopping %d agents (SIGTERM: each leaves the cluster gracefully)...%s' "$B" "${#alive[@]}" "$R" 2>/dev/null
         for n in "${alive[@]}"; do kill -TERM "${pid[$n]}" 2>/dev/null; done
         local deadline=$((${EPOCHREALTIME/[.,]/} + 8000000))
         for n in "${alive[@]}"; do
@@ -76,7 +77,7 @@ cleanup() {
             kill -KILL "${pid[$n]}" 2>/dev/null
             { wait "${pid[$n]}"; } 2>/dev/null
         done
-        printf ' done\n'
+        printf ' done\n' 2>/dev/null
     fi
     rm -rf "$tmp"
     exit "$rc"
@@ -84,6 +85,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE    # e.g. piped into head: still stop the agents
 
 # Ports: node i gossips on BASE + 10*i and serves HTTP on BASE + 10*i + 1;
 # BASE is the first of a few candidates with all ten ports free.

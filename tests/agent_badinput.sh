@@ -288,6 +288,12 @@ expect_http 400 GET '/v1/members?status=zombie'
 expect_http 413 PUT /v1/state/k "@$GT_TMP/big-body"
 expect_http '400|413' PUT /v1/state/k "@$GT_TMP/big-value"
 expect_http '400|404|405' PUT /v1/state/ v
+expect_http 403 PUT /v1/state/tags '{"role": "x"}'
+expect_http 403 PUT /v1/state/address 127.0.0.1:1
+expect_http 400 PUT "/v1/state/$(printf 'k%.0s' {1..65})" v
+expect_http 400 PUT /v1/state/bad%01key v
+expect_http 413 POST /v1/join "@$GT_TMP/big-body"
+expect_http 400 POST /v1/join "{\"addrs\": [$(for i in {1..33}; do printf '"127.0.0.1:%d",' $((1000 + i)); done | sed 's/,$//')]}"
 expect_http 404 GET /v1/state/no-such-key
 expect_http 404 POST /v1/force-leave/no-such-member
 expect_http '400|409' POST "/v1/force-leave/$h"

@@ -174,14 +174,18 @@ say "SIGTERM $leaver: graceful leave (--leave-timeout ${LT} ms)"
 leaver_rc=
 # Poll every node until all list it "left"; any "dead" on the way fails, and
 # the exit status is collected as soon as the process is gone.
-_left_everywhere() {
+_reap_leaver() {
     if [ -z "$leaver_rc" ] && ! agent_running "$leaver"; then
+        leave_ms=$(($(gt_ms) - t_term))
         leaver_rc=0
         wait "$leaver_pid" || leaver_rc=$?
-        leave_ms=$(($(gt_ms) - t_term))
     fi
+}
+_left_everywhere() {
+    _reap_leaver
     local n s all=0
     for n in "${stayers[@]}"; do
+        _reap_leaver
         s=$(status_seen "$n" "$leaver")
         [ "$s" = dead ] && { dead_seen_by=$n; return 0; }
         [ "$s" = left ] || all=1
@@ -197,7 +201,9 @@ say "$leaver is 'left' in all $((N - 1)) tables after ${WAIT_S}s"
 hold_s=$(awk -v m="$susp_max" 'BEGIN { printf "%.1f", 2 * m / 1000 + 1 }')
 _never_dead() {
     local n
+    _reap_leaver
     for n in "${stayers[@]}"; do
+        _reap_leaver
         [ "$(status_seen "$n" "$leaver")" = left ] || { dead_seen_by="$n=$(status_seen "$n" "$leaver")"; return 0; }
     done
     return 1
@@ -207,9 +213,7 @@ if wait_until "$hold_s" _never_dead; then
 fi
 if [ -z "$leaver_rc" ]; then
     wait_until 10 _exited "$leaver" || fail -a "$leaver" "$leaver still running $((($(gt_ms) - t_term) / 1000))s after SIGTERM"
-    leaver_rc=0
-    wait "$leaver_pid" || leaver_rc=$?
-    leave_ms=$(($(gt_ms) - t_term))
+    _reap_leaver
 fi
 AG_RC[$leaver]=$leaver_rc
 [ "$leaver_rc" = 0 ] || fail -a "$leaver" "$leaver exited with status $leaver_rc after SIGTERM, want 0"

@@ -94,8 +94,8 @@ static void test_corrupt_files_are_moved_aside(void **unused)
         "{\"format\":1,\"generation\":5,\"incarn",             /* truncated */
         "{\"format\":2,\"generation\":5,\"incarnation\":0,\"members\":[]}", /* future format */
         "{\"format\":1,\"generation\":-5,\"incarnation\":0,\"members\":[]}",
-        "{\"format\":1,\"generation\":5,\"incarnation\":0,\"members\":[{\"name\":\"x\","
-        "\"addr\":\"not-an-address\"}]}",
+        ("{\"format\":1,\"generation\":5,\"incarnation\":0,\"members\":[{\"name\":\"x\","
+         "\"addr\":\"not-an-address\"}]}"),
         "{\"format\":1,\"generation\":5,\"incarnation\":0,\"members\":[],\"extra\":1}",
         "[1,2,3]",
     };

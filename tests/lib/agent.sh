@@ -92,7 +92,8 @@ on_exit() { GT_CLEANUPS+=("$(printf '%q ' "$@")"); }
 
 gt_cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM PIPE
+    trap '' PIPE
     set +e
     local n pid i
     for n in "${AG_NAMES[@]}"; do
@@ -136,6 +137,7 @@ gt_init() {
     trap gt_cleanup EXIT
     trap 'echo "interrupted" >&2; exit 130' INT
     trap 'echo "terminated" >&2; exit 143' TERM
+    trap 'exit 141' PIPE
     need_cmd curl jq ss timeout
     # Sanitizer builds: report into the agent's log and fail the process.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
