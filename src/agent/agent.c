@@ -12,10 +12,11 @@
 #include <jansson.h>
 
 #include "agent/agent_internal.h"
+#include "agent/json_text.h"
 
 /* ---- clocks and logging ------------------------------------------------------ */
 
-static uint64_t wall_ms(void)
+uint64_t agent_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -35,7 +36,7 @@ static void log_line(agent *a, enum gossip_log_level level, const char *fragment
 {
     if (level < a->cfg.log_level)
         return;
-    uint64_t ms = wall_ms();
+    uint64_t ms = agent_wall_ms();
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
@@ -174,22 +175,6 @@ static const char *status_of(agent *a, const char *name, char *addr, size_t addr
     return gossip_status_name(mi.status);
 }
 
-static json_t *value_json(const uint8_t *v, size_t len)
-{
-    json_t *s = json_stringn((const char *)v, len); /* NULL when not UTF-8 */
-    if (s)
-        return s;
-    /* Binary values are rare; a hex string keeps the event printable. */
-    char *hex = malloc(len * 2 + 1);
-    if (!hex)
-        return json_null();
-    for (size_t i = 0; i < len; i++)
-        sprintf(hex + 2 * i, "%02x", v[i]);
-    json_t *o = json_pack("{s:s}", "hex", hex);
-    free(hex);
-    return o;
-}
-
 static char *event_json(const agent_event *ev, const gossip_change *c)
 {
     json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:I}", "seq", (json_int_t)ev->seq,
@@ -201,7 +186,7 @@ static char *event_json(const agent_event *ev, const gossip_change *c)
         return NULL;
     if (ev->type == AGENT_EV_MEMBER_UPDATE) {
         json_object_set_new(o, "key", json_string(ev->key));
-        json_object_set_new(o, "value", c->value ? value_json(c->value, c->value_len)
+        json_object_set_new(o, "value", c->value ? agent_json_value(c->value, c->value_len)
                                                  : json_null());
         json_object_set_new(o, "version", json_integer((json_int_t)c->version));
     }
@@ -234,7 +219,7 @@ static void on_change(void *ud, const gossip_change *c)
         return;
     agent_event ev = {0};
     ev.seq = a->next_seq;
-    ev.time_ms = wall_ms();
+    ev.time_ms = agent_wall_ms();
     ev.type = (enum agent_event_type)type;
     snprintf(ev.name, sizeof ev.name, "%s", c->name);
     ev.generation = c->generation;
@@ -605,7 +590,7 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
     a->argv = argv;
     a->lock_fd = -1;
     a->next_seq = 1;
-    a->started_ms = wall_ms();
+    a->started_ms = agent_wall_ms();
     a->clock_base_ns = uv_hrtime() - 1000000ull; /* the engine's clock starts at 1 ms */
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->events_cond, NULL);
@@ -650,11 +635,7 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
     uv_timer_start(&a->persist_timer, on_persist_timer, a->cfg.persist_interval_ms,
                    a->cfg.persist_interval_ms);
     snapshot(a); /* the new generation is on disk before we speak */
-    agent_log(a, GOSSIP_LOG_INFO,
-              "msg=\"gossipd started\" version=%s bind=%s advertise=%s http=%s generation=%" PRIu64
-              " joins=%zu known=%zu",
-              GOSSIP_VERSION_STRING, a->cfg.bind, a->advertise, a->cfg.http, a->generation,
-              a->cfg.n_joins, st.n_members);
+    a->known_at_start = st.n_members;
     return 0;
 }
 
@@ -696,6 +677,11 @@ int agent_run(const agent_config *cfg, int argc, char **argv)
         agent_destroy(&a);
         return 1;
     }
+    agent_log(&a, GOSSIP_LOG_INFO,
+              "msg=\"gossipd started\" version=%s bind=%s advertise=%s http=%s generation=%" PRIu64
+              " joins=%zu known=%zu",
+              GOSSIP_VERSION_STRING, a.cfg.bind, a.advertise, a.cfg.http, a.generation,
+              a.cfg.n_joins, a.known_at_start);
     agent_lock(&a);
     agent_reschedule(&a); /* the first round at once */
     agent_unlock(&a);

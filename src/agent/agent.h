@@ -55,6 +55,9 @@ typedef struct agent_handler_stats {
 
 typedef struct agent agent;
 
+/* The wall clock, ms since the epoch (event and info timestamps). */
+uint64_t agent_wall_ms(void);
+
 /* ---- used by the HTTP layer (http.c, metrics.c) ------------------------- */
 
 void agent_lock(agent *a);
@@ -74,11 +77,11 @@ size_t agent_events_buffered(const agent *a);
 int agent_set_state(agent *a, const char *key, const uint8_t *value, size_t len);
 int agent_del_state(agent *a, const char *key);
 
-/* Queue work for the loop; they return at once (0, or GOSSIP_ERR_* for bad
- * arguments). */
+/* Queue work for the loop, lock held; they return at once (0, or
+ * GOSSIP_ERR_* for bad arguments). */
 int agent_request_join(agent *a, const char *const *addrs, size_t n);
 int agent_request_leave(agent *a);
-/* Marks a dead or suspect member as left (Serf's force-leave).
+/* Lock held.  Marks a dead or suspect member as left (Serf's force-leave).
  * GOSSIP_ERR_NOT_FOUND: no such member; GOSSIP_ERR_INVALID: self or alive. */
 int agent_force_leave(agent *a, const char *name);
 
@@ -86,8 +89,9 @@ int agent_force_leave(agent *a, const char *name);
  * after *cursor into out (at most cap bytes) and advances *cursor.  With no
  * such event it waits up to timeout_ms (called WITHOUT the lock held; it
  * takes the lock itself).  A cursor older than the buffer yields one
- * "event: lost" frame first.  Returns bytes written (0: timeout), or -1 once
- * the agent is shutting down. */
+ * "event: lost" frame first.  Returns bytes written (0: timeout, or the next
+ * frame does not fit cap — a cap of 512 KiB fits any event), or -1 once the
+ * agent is shutting down. */
 long agent_events_read_sse(agent *a, uint64_t *cursor, char *out, size_t cap, int timeout_ms);
 /* The sequence number of the newest event (a new watcher starts there).
  * Called WITHOUT the lock held: it takes the lock itself. */

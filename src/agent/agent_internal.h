@@ -100,6 +100,7 @@ struct agent {
     uint64_t started_ms;           /* wall clock */
     uint64_t clock_base_ns;        /* uv_hrtime() at start: the engine's clock is relative */
     int lock_fd;
+    size_t known_at_start;         /* members remembered from the last run */
 
     uv_timer_t tick_timer, persist_timer, leave_timer;
     uv_async_t wakeup;

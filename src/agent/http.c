@@ -31,9 +31,11 @@
 
 #include "agent/http.h"
 #include "agent/http_internal.h"
+#include "agent/json_text.h"
 
 #define HTTP_TIMEOUT_S 30          /* idle connection timeout */
-#define HTTP_CONN_MEMORY (128 * 1024) /* MHD's per-connection memory pool */
+#define HTTP_CONN_MEMORY (512 * 1024) /* MHD's per-connection memory pool: a
+                                       * /v1/watch frame must fit */
 #define HTTP_MAX_DISCARD (1u << 20) /* body bytes past the cap we read before hanging up */
 #define WATCH_BLOCK 16384          /* bytes per /v1/watch read */
 #define WATCH_WAIT_MS 1000         /* a keepalive comment after this much silence */
@@ -51,127 +53,6 @@ struct agent_http {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(s + i, n - i);
-        if (!k)
-            return false;
-        i += k;
-    }
-    return true;
-}
-
-/* A JSON string of text that came from the network: invalid UTF-8 bytes
- * become U+FFFD, so the answer is always valid JSON. */
-static json_t *json_text(const char *s)
-{
-    if (!s)
-        return json_null();
-    size_t n = strlen(s);
-    if (utf8_valid((const uint8_t *)s, n))
-        return json_stringn(s, n);
-    char *fixed = malloc(n * 3 + 1);
-    if (!fixed)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-        if (k) {
-            memcpy(fixed + o, s + i, k);
-            o += k;
-            i += k;
-        } else {
-            memcpy(fixed + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    json_t *j = json_stringn(fixed, o);
-    free(fixed);
-    return j;
-}
-
-static char *base64(const uint8_t *v, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t x = (uint32_t)v[i] << 16 | (uint32_t)v[i + 1] << 8 | v[i + 2];
-        out[o++] = tab[x >> 18];
-        out[o++] = tab[(x >> 12) & 63];
-        out[o++] = tab[(x >> 6) & 63];
-        out[o++] = tab[x & 63];
-    }
-    if (i < n) {
-        uint32_t x = (uint32_t)v[i] << 16 | (i + 1 < n ? (uint32_t)v[i + 1] << 8 : 0);
-        out[o++] = tab[x >> 18];
-        out[o++] = tab[(x >> 12) & 63];
-        out[o++] = i + 1 < n ? tab[(x >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* An app-state value: a JSON string when it is UTF-8, else {"base64": ...}. */
-static json_t *json_value(const uint8_t *v, size_t n)
-{
-    if (!v)
-        n = 0;
-    if (utf8_valid(v, n))
-        return json_stringn((const char *)(n ? v : (const uint8_t *)""), n);
-    char *b = base64(v, n);
-    if (!b)
-        return NULL;
-    json_t *j = json_pack("{s:s}", "base64", b);
-    free(b);
-    return j;
-}
 
 static json_t *json_u64(uint64_t v) { return json_integer((json_int_t)v); }
 
@@ -351,7 +232,7 @@ static enum MHD_Result send_error_allow(agent_http *h, struct MHD_Connection *co
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     json_t *j = json_object();
-    json_object_set_new(j, "error", json_text(msg));
+    json_object_set_new(j, "error", agent_json_text(msg));
     return send_json_allow(h, conn, status, j, allow);
 }
 
@@ -381,9 +262,9 @@ static int walk_key(void *ctx, const char *key, const uint8_t *value, size_t len
         }
         return 0;
     }
-    json_t *k = json_text(key); /* the key, valid UTF-8 */
+    json_t *k = agent_json_text(key); /* the key, valid UTF-8 */
     if (json_is_string(k))
-        json_object_set_new(w->state, json_string_value(k), json_value(value, len));
+        json_object_set_new(w->state, json_string_value(k), agent_json_value(value, len));
     json_decref(k);
     return 0;
 }
@@ -394,8 +275,8 @@ static json_t *member_json(gossip_node *node, const gossip_member_info *m)
     state_walk w = {json_object(), json_object()};
     gossip_node_foreach_key(node, m->name, walk_key, &w);
     json_t *o = json_object();
-    json_object_set_new(o, "name", json_text(m->name));
-    json_object_set_new(o, "addr", json_text(m->addr ? m->addr : ""));
+    json_object_set_new(o, "name", agent_json_text(m->name));
+    json_object_set_new(o, "addr", agent_json_text(m->addr ? m->addr : ""));
     json_object_set_new(o, "status", json_string(gossip_status_name(m->status)));
     json_object_set_new(o, "generation", json_u64(m->generation));
     json_object_set_new(o, "incarnation", json_u64(m->incarnation));
@@ -481,11 +362,11 @@ static json_t *config_json(const agent_config *cfg)
 {
     json_t *joins = json_array(), *tags = json_object(), *handlers = json_array();
     for (size_t i = 0; i < cfg->n_joins; i++)
-        json_array_append_new(joins, json_text(cfg->joins[i]));
+        json_array_append_new(joins, agent_json_text(cfg->joins[i]));
     for (size_t i = 0; i < cfg->n_tags; i++) {
-        json_t *k = json_text(cfg->tags[i].key);
+        json_t *k = agent_json_text(cfg->tags[i].key);
         if (json_is_string(k))
-            json_object_set_new(tags, json_string_value(k), json_text(cfg->tags[i].value));
+            json_object_set_new(tags, json_string_value(k), agent_json_text(cfg->tags[i].value));
         json_decref(k);
     }
     for (size_t i = 0; i < cfg->n_handlers; i++) {
@@ -494,20 +375,20 @@ static json_t *config_json(const agent_config *cfg)
             if (cfg->handlers[i].events & (1u << e))
                 json_array_append_new(ev, json_string(agent_event_name((enum agent_event_type)e)));
         json_array_append_new(handlers, json_pack("{s:o,s:o}", "events", ev, "path",
-                                                  json_text(cfg->handlers[i].path)));
+                                                  agent_json_text(cfg->handlers[i].path)));
     }
     json_t *o = json_object();
-    json_object_set_new(o, "name", json_text(cfg->name));
-    json_object_set_new(o, "bind", json_text(cfg->bind));
-    json_object_set_new(o, "advertise", json_text(cfg->advertise));
+    json_object_set_new(o, "name", agent_json_text(cfg->name));
+    json_object_set_new(o, "bind", agent_json_text(cfg->bind));
+    json_object_set_new(o, "advertise", agent_json_text(cfg->advertise));
     json_object_set_new(o, "joins", joins);
-    json_object_set_new(o, "http", json_text(cfg->http));
+    json_object_set_new(o, "http", agent_json_text(cfg->http));
     json_object_set_new(o, "http_token_set", json_boolean(cfg->http_token[0] != '\0'));
-    json_object_set_new(o, "data_dir", json_text(cfg->data_dir));
+    json_object_set_new(o, "data_dir", agent_json_text(cfg->data_dir));
     json_object_set_new(o, "tags", tags);
     json_object_set_new(o, "handlers", handlers);
     json_object_set_new(o, "log_level", json_string(log_level_name(cfg->log_level)));
-    json_object_set_new(o, "config_file", json_text(cfg->config_file));
+    json_object_set_new(o, "config_file", agent_json_text(cfg->config_file));
     json_object_set_new(o, "mode", json_string(mode_name(cfg->mode)));
     static const struct {
         const char *name;
@@ -603,7 +484,7 @@ static enum MHD_Result h_info(const http_call *c)
     gossip_stats gs;
     agent_net_stats ns;
     agent_handler_stats hds;
-    uint64_t now = wall_ms();
+    uint64_t now = agent_wall_ms();
     json_t *o = json_object();
 
     agent_lock(c->a);
@@ -614,7 +495,7 @@ static enum MHD_Result h_info(const http_call *c)
     agent_get_handler_stats(c->a, &hds);
     uint64_t started = agent_started_ms(c->a);
     json_object_set_new(o, "version", json_string(GOSSIP_VERSION_STRING));
-    json_object_set_new(o, "name", json_text(cfg->name));
+    json_object_set_new(o, "name", agent_json_text(cfg->name));
     json_object_set_new(o, "generation", json_u64(agent_generation(c->a)));
     json_object_set_new(o, "started_ms", json_u64(started));
     json_object_set_new(o, "uptime_ms", json_u64(now > started ? now - started : 0));
@@ -646,6 +527,10 @@ static bool state_key_ok(const http_call *c, bool writing, enum MHD_Result *res)
     char why[96];
     if (!path_text_ok(c->arg, GOSSIP_MAX_KEY, "key", why, sizeof why)) {
         *res = send_error(c->h, c->conn, 400, "%s", why);
+        return false;
+    }
+    if (writing && !agent_utf8_valid((const uint8_t *)c->arg, strlen(c->arg))) {
+        *res = send_error(c->h, c->conn, 400, "key must be UTF-8 text");
         return false;
     }
     if (writing && reserved_key(c->arg)) {
@@ -681,12 +566,12 @@ static enum MHD_Result h_state_get(const http_call *c)
     size_t len;
     uint64_t version;
     int rc = gossip_node_get_state(node, member, c->arg, &v, &len, &version);
+    json_t *o = NULL;
+    if (rc == 0) /* v is valid until the next call into the node */
+        o = json_pack("{s:o,s:o,s:o}", "key", agent_json_text(c->arg), "value", agent_json_value(v, len),
+                      "version", json_u64(version));
     gossip_member_info m;
     bool known = !member || gossip_node_member_find(node, member, &m) == 0;
-    json_t *o = NULL;
-    if (rc == 0)
-        o = json_pack("{s:o,s:o,s:o}", "key", json_text(c->arg), "value", json_value(v, len),
-                      "version", json_u64(version));
     agent_unlock(c->a);
     if (rc == 0)
         return send_json(c->h, c->conn, 200, o);
@@ -715,7 +600,7 @@ static enum MHD_Result h_state_put(const http_call *c)
         return send_error(c->h, c->conn, status_for(rc), "cannot set \"%s\": %s", c->arg,
                           gossip_strerror(rc));
     return send_json(c->h, c->conn, 200,
-                     json_pack("{s:o,s:o,s:o}", "key", json_text(c->arg), "version",
+                     json_pack("{s:o,s:o,s:o}", "key", agent_json_text(c->arg), "version",
                                json_u64(version), "size", json_u64(c->body_len)));
 }
 
@@ -733,7 +618,7 @@ static enum MHD_Result h_state_del(const http_call *c)
         return send_error(c->h, c->conn, status_for(rc), "cannot delete \"%s\": %s", c->arg,
                           gossip_strerror(rc));
     return send_json(c->h, c->conn, 200,
-                     json_pack("{s:o,s:b}", "key", json_text(c->arg), "deleted", 1));
+                     json_pack("{s:o,s:b}", "key", agent_json_text(c->arg), "deleted", 1));
 }
 
 /* ---- join, leave, force-leave ------------------------------------------- */
@@ -811,7 +696,7 @@ static enum MHD_Result h_force_leave(const http_call *c)
     if (rc)
         return send_error(c->h, c->conn, status_for(rc), "force-leave: %s", gossip_strerror(rc));
     return send_json(c->h, c->conn, 200,
-                     json_pack("{s:o,s:s,s:s}", "name", json_text(c->arg), "previous",
+                     json_pack("{s:o,s:s,s:s}", "name", agent_json_text(c->arg), "previous",
                                gossip_status_name(before), "status", "left"));
 }
 
@@ -823,30 +708,51 @@ typedef struct watcher {
     bool greeted;
 } watcher;
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static ssize_t copy_out(char *buf, size_t max, const char *text, int n)
+{
+    if (n <= 0 || (size_t)n >= max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    memcpy(buf, text, (size_t)n);
+    return n;
+}
+
 static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     watcher *w = cls;
+    char line[160];
     if (atomic_load(&w->h->stopping))
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (!w->greeted) {
         /* An immediate first line, so the client sees the stream open. */
         w->greeted = true;
-        int n = snprintf(buf, max, ": gossipd %s watching events after seq %llu\n\n",
-                         GOSSIP_VERSION_STRING, (unsigned long long)w->cursor);
-        if (n > 0 && (size_t)n < max)
-            return n;
+        return copy_out(buf, max, line,
+                        snprintf(line, sizeof line, ": gossipd %s watching events after seq %llu\n\n",
+                                 GOSSIP_VERSION_STRING, (unsigned long long)w->cursor));
     }
+    uint64_t t0 = mono_ms();
     long n = agent_events_read_sse(w->h->a, &w->cursor, buf, max, WATCH_WAIT_MS);
     if (n < 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (n > 0)
         return (ssize_t)n;
-    static const char keepalive[] = ": keepalive\n\n";
-    if (max < sizeof keepalive - 1)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    memcpy(buf, keepalive, sizeof keepalive - 1);
-    return (ssize_t)(sizeof keepalive - 1);
+    if (mono_ms() - t0 < WATCH_WAIT_MS / 4 && agent_events_last_seq(w->h->a) > w->cursor) {
+        /* 0 at once with events pending: the next frame is larger than
+         * buf.  Skip it rather than stall the stream forever. */
+        w->cursor++;
+        return copy_out(buf, max, line,
+                        snprintf(line, sizeof line,
+                                 "id: %llu\nevent: lost\ndata: {\"missed\":1,\"reason\":\"too large\"}\n\n",
+                                 (unsigned long long)w->cursor));
+    }
+    return copy_out(buf, max, ": keepalive\n\n", (int)strlen(": keepalive\n\n"));
 }
 
 static void watch_free(void *cls)
@@ -900,7 +806,7 @@ static void collect_metrics(agent_http *h, agent_metrics_input *in)
 {
     memset(in, 0, sizeof *in);
     agent_http_get_stats(h, &in->http);
-    uint64_t now = wall_ms();
+    uint64_t now = agent_wall_ms();
     agent_lock(h->a);
     gossip_node *node = agent_node(h->a);
     snprintf(in->name, sizeof in->name, "%s", agent_cfg(h->a)->name);
@@ -1003,6 +909,7 @@ static void allow_header(unsigned allowed, char *out, size_t cap)
 /* ---- the MHD callbacks -------------------------------------------------- */
 
 typedef struct http_req {
+    bool started;                 /* on_request has seen it */
     const route *rt;
     char *body;
     size_t len, cap;
@@ -1075,11 +982,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     agent_http *h = cls;
     http_req *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
+    if (!r) { /* on_uri ran out of memory */
+        if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
         *con_cls = r;
+    }
+    if (!r->started) {
+        r->started = true;
         return begin(h, conn, url, method, r);
     }
     if (*upload_data_size) {
@@ -1097,13 +1006,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return r->rt->fn(&c);
 }
 
+/* Every request that got as far as its request line starts here, so that
+ * the ones libmicrohttpd refuses before on_request (bad headers, a
+ * malformed Content-Length ...) are counted too. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)uri;
+    (void)conn;
+    return calloc(1, sizeof(http_req));
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
-    (void)toe;
+    agent_http *h = cls;
     http_req *r = *con_cls;
+    if (r && !r->started && toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN) {
+        /* libmicrohttpd refused it (its own 400) or it never finished */
+        pthread_mutex_lock(&h->mu);
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            h->st.requests++;
+        h->st.bad_requests++;
+        pthread_mutex_unlock(&h->mu);
+    }
     if (r) {
         free(r->body);
         free(r);
@@ -1222,7 +1149,8 @@ int agent_http_start(agent_http **out, agent *a, char *err, size_t err_len)
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, err_len, "--http: cannot start the HTTP server on %s", spec);
         goto fail;

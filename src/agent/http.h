@@ -1,5 +1,5 @@
 /* http.h -- gossipd's HTTP API (libmicrohttpd + jansson): /v1/... and
- * /metrics.  See docs/agent.md for every endpoint. */
+ * /metrics.  See docs/agent-http.md for every endpoint. */
 #ifndef GOSSIP_AGENT_HTTP_H
 #define GOSSIP_AGENT_HTTP_H
 
