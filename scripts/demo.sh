@@ -9,7 +9,8 @@
 #      which stops every process this script started.
 # Usage: scripts/demo.sh [BUILD-DIR]   (make demo passes build/)
 # With DEMO_NONINTERACTIVE=1, or when stdin is not a terminal, it stops after
-# step 4 instead of waiting for Ctrl-C.
+# step 5 instead of waiting for Ctrl-C (tests/agent_demo.sh runs it so).
+# DEMO_PORT_BASE=B: node i uses ports B+10i (gossip) and B+10i+1 (HTTP).
 set -uo pipefail
 build=${1:-build}
 gossipd=$build/gossipd
@@ -91,7 +92,9 @@ trap 'exit 141' PIPE    # e.g. piped into head: still stop the agents
 # BASE is the first of a few candidates with all ten ports free.
 used=" $(ss -Hantu 2>/dev/null | awk '{ n = split($5, a, ":"); printf "%s ", a[n] }') "
 base=
-for cand in 7936 17936 27936 $((20000 + RANDOM % 10000)) $((20000 + RANDOM % 10000)); do
+candidates=(7936 17936 27936 $((20000 + RANDOM % 10000)) $((20000 + RANDOM % 10000)))
+[ -n "${DEMO_PORT_BASE:-}" ] && candidates=("$DEMO_PORT_BASE")   # tests pass a reserved block
+for cand in "${candidates[@]}"; do
     ok=1
     for ((i = 1; i <= N; i++)); do
         for p in $((cand + 10 * i)) $((cand + 10 * i + 1)); do

@@ -46,6 +46,24 @@ static void log_line(agent *a, enum gossip_log_level level, const char *fragment
             level_name(level), a->cfg.name, fragment);
 }
 
+const char *agent_logfmt_escape(const char *in, char *out, size_t out_len)
+{
+    size_t o = 0;
+    for (; *in && o + 3 < out_len; in++) {
+        char c = *in;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
 void agent_log(agent *a, enum gossip_log_level level, const char *fmt, ...)
 {
     if (level < a->cfg.log_level)
@@ -336,9 +354,10 @@ static void snapshot(agent *a)
         snprintf(m->name, sizeof m->name, "%s", mi.name);
         snprintf(m->addr, sizeof m->addr, "%s", mi.addr);
     }
-    char err[256];
+    char err[256], esc[512];
     if (persist_save(a->cfg.data_dir, &st, err, sizeof err) != 0)
-        agent_log(a, GOSSIP_LOG_ERROR, "msg=\"cannot save the data dir\" err=\"%s\"", err);
+        agent_log(a, GOSSIP_LOG_ERROR, "msg=\"cannot save the data dir\" err=\"%s\"",
+                  agent_logfmt_escape(err, esc, sizeof esc));
 }
 
 static void on_persist_timer(uv_timer_t *t)
@@ -398,9 +417,17 @@ static void begin_leave(agent *a, const char *why)
     a->leaving = true;
     agent_log(a, GOSSIP_LOG_INFO, "msg=\"leaving the cluster\" reason=%s timeout_ms=%u", why,
               a->cfg.leave_timeout_ms);
+    gossip_stats gs;
+    gossip_node_get_stats(a->node, &gs);
+    bool alone = gs.members_alive + gs.members_suspect <= 1; /* counts include us */
     gossip_node_leave(a->node, agent_now_ms(a));
     gossip_change c = {GOSSIP_CHANGE_LEFT, a->cfg.name, a->generation, NULL, NULL, 0, 0, 0};
     on_change(a, &c); /* our own leave, for watchers and handlers */
+    if (alone) {
+        agent_log(a, GOSSIP_LOG_INFO, "msg=\"no other live member to tell; leaving at once\"");
+        stop_loop(a);
+        return;
+    }
     /* A bound on top of the engine's own leave timeout. */
     uv_timer_start(&a->leave_timer, on_leave_deadline, a->cfg.leave_timeout_ms + 2000u, 0);
     agent_reschedule(a);
@@ -433,8 +460,9 @@ static void reload(agent *a)
     agent_config fresh;
     char err[512];
     if (agent_config_parse(&fresh, a->argc, a->argv, err, sizeof err) != 0) {
+        char esc[1024];
         agent_log(a, GOSSIP_LOG_ERROR, "msg=\"reload refused; settings unchanged\" err=\"%s\"",
-                  err);
+                  agent_logfmt_escape(err, esc, sizeof esc));
         return;
     }
     a->cfg.log_level = fresh.log_level;
@@ -603,11 +631,11 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
     if (persist_lock(cfg->data_dir, &a->lock_fd, err, err_len) != 0)
         return -1;
     persist_state st;
-    char perr[512];
+    char perr[512], esc[1024];
     int lrc = persist_load(cfg->data_dir, &st, perr, sizeof perr);
     if (lrc < 0)
         agent_log(a, GOSSIP_LOG_WARN, "msg=\"data dir state unusable; starting fresh\" err=\"%s\"",
-                  perr);
+                  agent_logfmt_escape(perr, esc, sizeof esc));
     if (lrc != 0)
         memset(&st, 0, sizeof st);
     /* Epoch seconds, as Cassandra does, and always above the last run's. */

@@ -126,6 +126,9 @@ struct agent {
     int exit_code;
 };
 
+/* Text for a quoted logfmt value: quotes and backslashes escaped, line
+ * breaks as spaces; returns out. */
+const char *agent_logfmt_escape(const char *in, char *out, size_t out_len);
 void agent_log(struct agent *a, enum gossip_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Wakes the loop to carry out requested work (lock held; no-op once the

@@ -314,6 +314,10 @@ static const opt opts[] = {
      "bytes in an HTTP request body; at least --max-value-size"},
     {"http-max-connections", "http_max_connections", K_U32, FIELD(http_max_connections), 1,
      1024, "N", "concurrent HTTP connections"},
+    {"http-max-watchers", "http_max_watchers", K_U32, FIELD(http_max_watchers), 0, 1023, "N",
+     "concurrent /v1/watch streams, fewer than --http-max-connections so that "
+     "watchers never take every connection (more get 503); 0: three quarters "
+     "of --http-max-connections"},
     {"watch-buffer", "watch_buffer", K_U32, FIELD(watch_buffer), 16, 1048576, "N",
      "events kept for /v1/watch; a watcher that falls further behind is told "
      "it lost events"},
@@ -406,6 +410,7 @@ void agent_config_defaults(agent_config *c)
     c->leave_timeout_ms = 5000;
     c->http_max_body = 65536;
     c->http_max_connections = 64;
+    c->http_max_watchers = 0; /* derived below */
     c->watch_buffer = 4096;
     c->tcp_max_frame = 1024 * 1024;
     c->tcp_timeout_ms = 5000;
@@ -892,6 +897,14 @@ static int validate(agent_config *c, char *err, size_t err_len)
         set_err(err, err_len,
                 "--http-max-body: must be at least --max-value-size (%lu), got %lu",
                 (unsigned long)c->max_value_size, (unsigned long)c->http_max_body);
+        return -1;
+    }
+    if (c->http_max_watchers == 0)
+        c->http_max_watchers = c->http_max_connections * 3 / 4;
+    else if (c->http_max_watchers >= c->http_max_connections) {
+        set_err(err, err_len,
+                "--http-max-watchers: must be below --http-max-connections (%lu), got %lu",
+                (unsigned long)c->http_max_connections, (unsigned long)c->http_max_watchers);
         return -1;
     }
     if (c->tcp_max_frame < c->mtu) {

@@ -71,6 +71,7 @@ typedef struct agent_config {
     /* agent limits */
     uint32_t http_max_body;              /* bytes in a request body; default 65536 */
     uint32_t http_max_connections;       /* concurrent HTTP connections; default 64 */
+    uint32_t http_max_watchers;          /* /v1/watch streams, < connections; 0: 3/4 of them */
     uint32_t watch_buffer;               /* events kept for /v1/watch; default 4096 */
     uint32_t tcp_max_frame;              /* bytes in one TCP frame; default 1 MiB */
     uint32_t tcp_timeout_ms;             /* connect/idle timeout; default 5000 */

@@ -77,6 +77,7 @@ static void job_on_exit(uv_process_t *p, int64_t status, int signal)
 {
     handler_job *j = p->data;
     agent *a = j->h->a;
+    char esc[2 * AGENT_MAX_PATH];
     agent_lock(a);
     if (j->timed_out) {
         j->h->stats.timed_out++;
@@ -85,8 +86,8 @@ static void job_on_exit(uv_process_t *p, int64_t status, int signal)
     } else {
         j->h->stats.failed++;
         agent_log(a, GOSSIP_LOG_WARN,
-                  "msg=\"handler failed\" handler=%s event=%s member=%s exit=%" PRId64
-                  " signal=%d", j->handler->path, agent_event_name(j->ev.type), j->ev.name,
+                  "msg=\"handler failed\" handler=\"%s\" event=%s member=%s exit=%" PRId64
+                  " signal=%d", agent_logfmt_escape(j->handler->path, esc, sizeof esc), agent_event_name(j->ev.type), j->ev.name,
                   status, signal);
     }
     job_finish(j);
@@ -99,8 +100,9 @@ static void job_on_timeout(uv_timer_t *t)
     agent *a = j->h->a;
     agent_lock(a);
     j->timed_out = true;
-    agent_log(a, GOSSIP_LOG_WARN, "msg=\"handler timed out; killing it\" handler=%s event=%s "
-              "timeout_ms=%u", j->handler->path, agent_event_name(j->ev.type),
+    char esc[2 * AGENT_MAX_PATH];
+    agent_log(a, GOSSIP_LOG_WARN, "msg=\"handler timed out; killing it\" handler=\"%s\" event=%s "
+              "timeout_ms=%u", agent_logfmt_escape(j->handler->path, esc, sizeof esc), agent_event_name(j->ev.type),
               a->cfg.handler_timeout_ms);
     uv_process_kill(&j->proc, SIGKILL);
     agent_unlock(a);
@@ -168,8 +170,9 @@ static void job_start(handlers *h, handler_job *j)
     j->handles_open = 3;
     if (rc != 0) {
         h->stats.failed++;
-        agent_log(a, GOSSIP_LOG_WARN, "msg=\"handler did not start\" handler=%s err=\"%s\"",
-                  j->handler->path, uv_strerror(rc));
+        char esc[2 * AGENT_MAX_PATH];
+        agent_log(a, GOSSIP_LOG_WARN, "msg=\"handler did not start\" handler=\"%s\" err=\"%s\"",
+                  agent_logfmt_escape(j->handler->path, esc, sizeof esc), uv_strerror(rc));
         uv_close((uv_handle_t *)&j->proc, job_on_closed);
         uv_close((uv_handle_t *)&j->timer, job_on_closed);
         uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);

@@ -777,18 +777,31 @@ static enum MHD_Result h_watch(const http_call *c)
     } else if (!last_id || !parse_u64(last_id, &cursor)) {
         cursor = agent_events_last_seq(c->a);
     }
+    /* Watch streams never take every connection: the rest of the API must
+     * stay reachable (http_max_watchers < http_max_connections). */
+    uint32_t max_watchers = agent_cfg(c->a)->http_max_watchers;
+    pthread_mutex_lock(&c->h->mu);
+    bool full = c->h->st.watchers >= max_watchers;
+    if (!full)
+        c->h->st.watchers++;
+    pthread_mutex_unlock(&c->h->mu);
+    if (full)
+        return send_error(c->h, c->conn, 503,
+                          "too many watchers: %u /v1/watch streams are open "
+                          "(--http-max-watchers)", max_watchers);
     watcher *w = calloc(1, sizeof *w);
-    if (!w)
+    if (!w) {
+        pthread_mutex_lock(&c->h->mu);
+        c->h->st.watchers--;
+        pthread_mutex_unlock(&c->h->mu);
         return send_error(c->h, c->conn, 503, "out of memory");
+    }
     w->h = c->h;
     w->cursor = cursor;
-    pthread_mutex_lock(&c->h->mu);
-    c->h->st.watchers++;
-    pthread_mutex_unlock(&c->h->mu);
     struct MHD_Response *rsp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, WATCH_BLOCK, watch_read, w, watch_free);
     if (!rsp) {
-        watch_free(w);
+        watch_free(w); /* gives the watcher slot back */
         return send_error(c->h, c->conn, 503, "out of memory");
     }
     MHD_add_response_header(rsp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");

@@ -5,6 +5,7 @@
 
 #include "gossip/gossip.h"
 #include "sim/sim.h"
+#include "sim/rumor.h"
 
 static void usage(FILE *out)
 {
@@ -14,6 +15,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  rounds   synchronous round model of one rumor (push, pull, push-pull)\n"
             "  run      discrete-event simulation of real libgossip nodes from a scenario file\n"
+            "  rumor    rumor mongering (Demers 1987): residue, traffic, anti-entropy backstop, hot spot\n"
             "\n"
             "gossip-sim COMMAND --help shows the options of COMMAND.\n");
 }
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
         return sim_cmd_rounds(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return sim_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "rumor") == 0)
+        return sim_cmd_rumor(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

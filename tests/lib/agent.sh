@@ -27,7 +27,6 @@ GT_CLEANUPS=()      # commands run at exit, last registered first
 GT_BG_PIDS=()       # background helpers (curl watchers ...) killed at exit
 GT_PORT_LOCKS=()    # port-block reservations released at exit
 GT_PORTS_FREE=()    # ports reserved but not handed out yet
-GT_FAILING=0
 
 declare -A AG_PID=() AG_GPORT=() AG_HPORT=() AG_DIR=() AG_LOG=() AG_NS=() AG_IP=()
 declare -A AG_ARGS=() AG_RC=() AG_TOKEN=() AG_EXPECT_DOWN=()
@@ -55,7 +54,6 @@ fail() {
         show+=("$2")
         shift 2
     done
-    GT_FAILING=1
     printf '[%6ss] FAIL: %s\n' "$(gt_elapsed)" "$*" >&2
     local n
     for n in "${AG_NAMES[@]}"; do
@@ -219,6 +217,16 @@ alloc_port() {
     ((${#GT_PORTS_FREE[@]} > 0)) || gt_reserve_block
     printf -v "$1" '%s' "${GT_PORTS_FREE[0]}"
     GT_PORTS_FREE=("${GT_PORTS_FREE[@]:1}")
+}
+
+# alloc_block VAR: reserves a whole block of 64 consecutive free ports and
+# sets VAR to the first (for a program that picks its ports from a base).
+alloc_block() {
+    local keep=("${GT_PORTS_FREE[@]}")
+    GT_PORTS_FREE=()
+    gt_reserve_block
+    printf -v "$1" '%s' "${GT_PORTS_FREE[0]}"
+    GT_PORTS_FREE=("${keep[@]}")
 }
 
 # ---- agents ----------------------------------------------------------------------
@@ -484,8 +492,12 @@ declare -A GT_WATCH_PID=()
 watch_start() {
     local n=$1 f=${AG_DIR[$1]}/watch${2:+.$2}
     : >"$f"
-    ax "$n" curl -sN ${AG_TOKEN[$n]:+-H "Authorization: Bearer ${AG_TOKEN[$n]}"} \
-        "http://$(agent_http "$n")/v1/watch" >>"$f" 2>/dev/null &
+    # Started directly (not through the ax function) so that $! is curl
+    # itself: killing it closes the stream.
+    local cmd=(curl -sN ${AG_TOKEN[$n]:+-H "Authorization: Bearer ${AG_TOKEN[$n]}"}
+               "http://$(agent_http "$n")/v1/watch")
+    [ -n "${AG_NS[$n]:-}" ] && cmd=(ip netns exec "${AG_NS[$n]}" "${cmd[@]}")
+    "${cmd[@]}" >>"$f" 2>/dev/null &
     GT_BG_PIDS+=($!)
     GT_WATCH_PID[$n.${2:-}]=$!
 }
