@@ -101,6 +101,26 @@ assert_running a
 tags_seen db || fail "a broken reload changed the tags"
 say "SIGHUP with a broken config file: refused, settings unchanged"
 
+# ---- separate bind and advertise addresses ------------------------------------------------
+# Bound to 0.0.0.0, advertised as 127.0.0.2 (another loopback address that
+# only the wildcard socket receives on): the others must reach it there.
+alloc_port adv_port
+AG_IP[adv]=0.0.0.0
+AG_GPORT[adv]=$adv_port
+start_agent adv --advertise "127.0.0.2:$adv_port" --join "$(agent_bind a)"
+wait_ready adv
+wait_until 20 full_membership a b adv || fail -a adv "the agent bound to 0.0.0.0 did not join"
+[ "$(field_seen a adv addr)" = "127.0.0.2:$adv_port" ] ||
+    fail "adv is listed at $(field_seen a adv addr), not its advertised 127.0.0.2:$adv_port"
+# Probes go to the advertised address: it stays alive over ten probe
+# intervals (a wrong address would be suspected within two).
+for _ in 1 2 3 4 5; do
+    sleep 1
+    all_see alive adv a b || fail -a adv "adv, reachable only at its advertised address, was not kept alive"
+done
+stop_agent adv
+say "--bind 0.0.0.0 with --advertise 127.0.0.2: listed and probed at the advertised address"
+
 # ---- IPv6 ---------------------------------------------------------------------------------
 if ! ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
     say "SKIP (IPv6 part): no ::1 on lo"

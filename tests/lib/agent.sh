@@ -272,8 +272,10 @@ start_agent() {
             AG_HPORT[$n]=${AG_HPORT[$n]:-7947}
         else
             local p
-            alloc_port p
-            AG_GPORT[$n]=$p
+            if [ -z "${AG_GPORT[$n]:-}" ]; then # a test may choose it first
+                alloc_port p
+                AG_GPORT[$n]=$p
+            fi
             alloc_port p
             AG_HPORT[$n]=$p
         fi
