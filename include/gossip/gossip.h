@@ -78,6 +78,18 @@ typedef struct gossip_allocator {
 
 #define GOSSIP_CONFIG_VERSION 1
 
+/* How a node loses interest in a rumor (Demers et al. 1987): after every
+ * push (blind) or when a peer says it knew (feedback); after k such
+ * reactions (counter) or with probability 1/k on each (coin). */
+enum gossip_rumor_stop {
+    GOSSIP_RUMOR_FEEDBACK_COUNTER = 0,
+    GOSSIP_RUMOR_FEEDBACK_COIN = 1,
+    GOSSIP_RUMOR_BLIND_COUNTER = 2,
+    GOSSIP_RUMOR_BLIND_COIN = 3,
+};
+#define GOSSIP_MAX_RUMOR_FANOUT 16
+#define GOSSIP_MAX_RUMORS 1024
+
 typedef struct gossip_config {
     uint32_t struct_version;     /* GOSSIP_CONFIG_VERSION */
     const char *name;            /* unique member name (1..GOSSIP_MAX_NAME bytes) */
@@ -114,6 +126,15 @@ typedef struct gossip_config {
      * same generation persists and restores it, so that its first record
      * is not older than what the cluster last heard from it. */
     uint64_t incarnation;
+
+    /* Rumor mongering (Demers 1987) on top of anti-entropy; docs/rumor-mongering.md.
+     * A change this node makes, or learns from a rumor push, is pushed at
+     * once to rumor_fanout random live peers and again every period until the
+     * node loses interest.  0 (the default): anti-entropy only. */
+    uint32_t rumor_fanout;       /* peers per rumor push, 0..GOSSIP_MAX_RUMOR_FANOUT */
+    enum gossip_rumor_stop rumor_stop; /* when to lose interest; default feedback-counter */
+    uint32_t rumor_k;            /* Demers' k: reactions (counter) or 1/k chance (coin); default 3 */
+    uint32_t max_rumors;         /* hot rumors kept, 1..GOSSIP_MAX_RUMORS; default 64 */
 } gossip_config;
 
 /* The largest incarnation the engine accepts in a record or the config: no
@@ -332,6 +353,10 @@ typedef struct gossip_stats {
     uint32_t members_suspect;
     uint32_t members_dead;
     uint32_t members_left;
+    uint32_t rumors_hot;          /* rumors this node still spreads */
+    uint64_t rumor_pushes;        /* rumor push datagrams sent */
+    uint64_t rumor_feedback;      /* "knew it already" answers received for our pushes */
+    uint64_t rumors_evicted;      /* hot rumors dropped for max_rumors */
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/node.h"
+#include "core/rumor.h"
 
 /* ---- delta planning ------------------------------------------------------- */
 
@@ -75,7 +76,7 @@ static int by_staleness_desc(const void *a, const void *b)
 /* Writes as much of one delta as fits, cutting only at a version boundary so
  * that the receiver's max_version stays an honest "has everything up to".
  * Returns 0 when something was written. */
-static int write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
+int exchange_write_delta(wire_writer *w, const endpoint *ep, uint64_t from)
 {
     uint32_t first = 0;
     while (first < ep->n_kvs && ep->kvs[first].version <= from)
@@ -131,7 +132,7 @@ static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p, const cha
     uint32_t datagrams = 1;
     for (uint32_t i = 0; i < p->n; i++) {
         endpoint *ep = table_ep(&n->tbl, p->items[i].idx);
-        if (write_delta(w, ep, p->items[i].from_version) == 0)
+        if (exchange_write_delta(w, ep, p->items[i].from_version) == 0)
             continue;
         if (datagrams > 1 && wire_array_count(w) == 0)
             continue; /* too big even for an empty datagram: skipped */
@@ -143,7 +144,7 @@ static void write_deltas(gossip_node *n, wire_writer *w, plan_list *p, const cha
         if (wire_open_array(w, WK_DELTAS))
             return;
         datagrams++;
-        (void)write_delta(w, ep, p->items[i].from_version);
+        (void)exchange_write_delta(w, ep, p->items[i].from_version);
     }
     wire_close_array(w);
 }
@@ -180,7 +181,10 @@ static uint64_t recent_rounds(const table *t)
 typedef int (*put_endpoint_fn)(wire_writer *w, const endpoint *ep);
 
 static int put_digest(wire_writer *w, const endpoint *ep) { return try_digest_of(w, ep); }
-static int put_full_delta(wire_writer *w, const endpoint *ep) { return write_delta(w, ep, 0); }
+static int put_full_delta(wire_writer *w, const endpoint *ep)
+{
+    return exchange_write_delta(w, ep, 0);
+}
 
 /* What a SYN lists and a PUSH sends, each endpoint once per message (marked
  * with a fresh epoch): the endpoints changed within `horizon` rounds, newest
@@ -263,7 +267,7 @@ static void send_push(gossip_node *n, const char *addr)
 
 /* Picks up to `k` distinct random live members other than ourselves;
  * returns how many. */
-static uint32_t pick_peers(gossip_node *n, uint32_t k, uint32_t *out)
+uint32_t exchange_pick_peers(gossip_node *n, uint32_t k, uint32_t *out)
 {
     uint32_t others = n->tbl.n - 1, got = 0;
     if (k > others)
@@ -364,7 +368,7 @@ void exchange_run_round(gossip_node *n)
 {
     uint32_t peers[MAX_FANOUT];
     uint32_t k = n->cfg.fanout < MAX_FANOUT ? n->cfg.fanout : MAX_FANOUT;
-    uint32_t got = pick_peers(n, k, peers);
+    uint32_t got = exchange_pick_peers(n, k, peers);
     char addr[GOSSIP_MAX_ADDR + 1];
     uint32_t sent = 0;
     bool seed_contacted = false;
@@ -377,6 +381,7 @@ void exchange_run_round(gossip_node *n)
     }
     maybe_gossip_to_seed(n, seed_contacted, sent);
     maybe_gossip_to_dead(n);
+    rumor_round(n);
 }
 
 /* ---- answering ------------------------------------------------------------ */
@@ -620,6 +625,15 @@ int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m)
         on_ack2(n, from_addr, m);
         return 0;
     case GOSSIP_MSG_PUSH:
+        if (m->flags & WIRE_FLAG_FEEDBACK) {
+            rumor_on_feedback(n, m);
+            return 0;
+        }
+        if (m->flags & WIRE_FLAG_RUMOR) {
+            rumor_on_push(n, from_addr, m);
+            rumor_flush(n); /* eager forwarding of what was new */
+            return 0;
+        }
         for (uint32_t i = 0; i < m->n_deltas; i++)
             node_apply_delta(n, m, &m->deltas[i]);
         return 0;

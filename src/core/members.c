@@ -56,6 +56,48 @@ static uint32_t retransmit_limit(const gossip_node *n)
     return n->cfg.retransmit_mult * digits;
 }
 
+/* The sender of the datagram at hand still holds an incarnation of `idx`
+ * that has been refuted: whatever we answer it carries the refutation first.
+ * Without this a node that heard a suspicion late, in a storm of news (a
+ * partition), may not hear the refutation before its timer runs out: the
+ * news of it has left most queues by then (partition-1000, a false death). */
+static void note_correction(gossip_node *n, uint32_t idx)
+{
+    members *ms = &n->ms;
+    for (uint32_t i = 0; i < ms->n_corrections; i++)
+        if (ms->corrections[i] == idx)
+            return;
+    if (ms->n_corrections < CORRECTIONS_MAX)
+        ms->corrections[ms->n_corrections++] = idx;
+}
+
+static bool is_correction(const members *ms, uint32_t idx)
+{
+    for (uint32_t i = 0; i < ms->n_corrections; i++)
+        if (ms->corrections[i] == idx)
+            return true;
+    return false;
+}
+
+/* Sending order of queued news, smallest first: news about `target` (the
+ * member a probe is about, so it can refute at once) and refutations the
+ * receiver has missed (note_correction); then refutations (alive records),
+ * least transmitted first; then everything else, least transmitted first.
+ * Refutations go first because a late one costs a false death, while late
+ * suspect or dead news only costs detection time, and in a storm of news (a
+ * partition: hundreds of members suspected at once) a refutation otherwise
+ * leaves the full queues before it has reached everyone. */
+static uint32_t news_rank(const gossip_node *n, const news_item *it, uint32_t target,
+                          uint32_t limit)
+{
+    if (it->idx == target || is_correction(&n->ms, it->idx))
+        return 0;
+    uint32_t rank = 1 + it->transmits; /* transmits < limit: items leave at the limit */
+    if (it->status != GOSSIP_STATUS_ALIVE)
+        rank += limit;                 /* after every refutation */
+    return rank;
+}
+
 static void news_push(gossip_node *n, uint32_t idx, const char *from, size_t from_len)
 {
     members *ms = &n->ms;
@@ -70,10 +112,12 @@ static void news_push(gossip_node *n, uint32_t idx, const char *from, size_t fro
         return; /* already queued: keep its transmit count */
     if (!it) {
         if (ms->n_news == NEWS_MAX) {
-            /* full: drop the most transmitted; anti-entropy still carries it */
-            uint32_t worst = 0;
+            /* full: drop the most transmitted, a refutation last;
+             * anti-entropy still carries it */
+            uint32_t worst = 0, limit = retransmit_limit(n);
             for (uint32_t i = 1; i < ms->n_news; i++)
-                if (ms->news[i].transmits > ms->news[worst].transmits)
+                if (news_rank(n, &ms->news[i], TABLE_NONE, limit) >
+                    news_rank(n, &ms->news[worst], TABLE_NONE, limit))
                     worst = i;
             it = &ms->news[worst];
         } else {
@@ -114,19 +158,16 @@ void members_write_news(gossip_node *n, wire_writer *w, uint32_t target, size_t 
     if (ms->n_news == 0 || wire_room(w) < 32)
         return;
     size_t stop_at = wire_room(w) > budget ? wire_room(w) - budget : 0;
-    /* news about the probe target first (it can refute at once), then the
-     * least transmitted, so that fresh news spreads first */
-    uint32_t order[NEWS_MAX], k = 0;
+    /* in news_rank order (insertion sort: stable, at most NEWS_MAX items) */
+    uint32_t order[NEWS_MAX], keys[NEWS_MAX], k = 0, limit = retransmit_limit(n);
     for (uint32_t i = 0; i < ms->n_news; i++) {
-        uint32_t key = ms->news[i].idx == target ? 0 : ms->news[i].transmits + 1, j = k++;
-        for (; j > 0; j--) {
-            const news_item *prev = &ms->news[order[j - 1]];
-            uint32_t prev_key = prev->idx == target ? 0 : prev->transmits + 1;
-            if (prev_key <= key)
-                break;
+        uint32_t key = news_rank(n, &ms->news[i], target, limit), j = k++;
+        for (; j > 0 && keys[j - 1] > key; j--) {
             order[j] = order[j - 1];
+            keys[j] = keys[j - 1];
         }
         order[j] = i;
+        keys[j] = key;
     }
     if (wire_open_array(w, WK_NEWS))
         return;
@@ -134,7 +175,6 @@ void members_write_news(gossip_node *n, wire_writer *w, uint32_t target, size_t 
         if (try_news(n, w, &ms->news[order[j]]))
             break;
     wire_close_array(w);
-    uint32_t limit = retransmit_limit(n);
     for (uint32_t i = 0; i < ms->n_news;)
         if (ms->news[i].transmits >= limit)
             news_drop(ms, i);
@@ -346,6 +386,8 @@ void members_merge_record(gossip_node *n, uint32_t idx, uint64_t generation,
             suspicion_confirm(n, idx, from, from_len);
         else if (incarnation != ep->incarnation || status != ep->status)
             news_push(n, idx, "", 0); /* the sender is behind; relayed, not a confirmation */
+        if (incarnation < ep->incarnation)
+            note_correction(n, idx);
         return;
     }
     uint8_t old = ep->status;

@@ -27,6 +27,7 @@ typedef struct gossip_node gossip_node;
 #define PROBE_HELPERS_MAX 16    /* members asked to probe indirectly */
 #define MONITOR_WINDOW 100      /* inter-arrival samples kept per monitored peer */
 #define QUARANTINE_MAX 256      /* recently forgotten members remembered */
+#define CORRECTIONS_MAX 4       /* refutations a sender missed, answered first per datagram */
 /* No honest member refutes 2^62 times in one generation; a record above it
  * is refused, so that "incarnation + 1" can never wrap. */
 #define MEMBERS_MAX_INCARNATION GOSSIP_MAX_INCARNATION
@@ -119,6 +120,11 @@ typedef struct members {
     uint64_t live_epoch;        /* bumped when the set of live members or indices change */
     uint64_t ring_epoch;        /* live_epoch when ring_succ was found (0: never) */
     uint32_t ring_succ;         /* our ring successor; TABLE_NONE */
+    /* Members whose refutation the sender of the datagram being handled has
+     * not seen (its record has a lower incarnation than ours): our answer
+     * carries their news first.  Cleared for every datagram. */
+    uint32_t corrections[CORRECTIONS_MAX];
+    uint32_t n_corrections;
     uint32_t count[4];          /* members by status, ourselves included */
     uint32_t awareness;         /* Lifeguard local health */
     monitor *mon;               /* cfg.monitored_peers slots */

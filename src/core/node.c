@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/node.h"
+#include "core/rumor.h"
 
 void gossip_config_init(gossip_config *cfg)
 {
@@ -33,6 +34,9 @@ void gossip_config_init(gossip_config *cfg)
     cfg->monitored_peers = 16;
     cfg->phi_threshold_x100 = 800;
     cfg->generation = 1;
+    cfg->rumor_stop = GOSSIP_RUMOR_FEEDBACK_COUNTER;
+    cfg->rumor_k = 3;
+    cfg->max_rumors = 64;
 }
 
 void node_log(gossip_node *n, enum gossip_log_level level, const char *fmt, ...)
@@ -85,6 +89,10 @@ static int validate_config(const gossip_config *c)
     if (c->syn_window > c->mtu / WIRE_MIN_DIGEST)
         return GOSSIP_ERR_INVALID;
     if (c->generation == 0 || c->incarnation > GOSSIP_MAX_INCARNATION)
+        return GOSSIP_ERR_INVALID;
+    if (c->rumor_fanout > GOSSIP_MAX_RUMOR_FANOUT || c->rumor_k < 1 ||
+        (unsigned)c->rumor_stop > GOSSIP_RUMOR_BLIND_COIN ||
+        (c->rumor_fanout && (c->max_rumors < 1 || c->max_rumors > GOSSIP_MAX_RUMORS)))
         return GOSSIP_ERR_INVALID;
     return 0;
 }
@@ -151,6 +159,8 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
         self_changed(n);
         rc = self_put(n, GOSSIP_KEY_ADDRESS, (const uint8_t *)cfg->addr, strlen(cfg->addr), false);
     }
+    if (rc == 0)
+        rc = rumor_init(n);
     if (rc) {
         gossip_node_free(n);
         return rc;
@@ -165,6 +175,7 @@ void gossip_node_free(gossip_node *n)
         return;
     const gossip_allocator *a = n->alloc;
     members_free(n);
+    rumor_free(n);
     table_free(&n->tbl);
     if (n->seeds)
         for (uint32_t i = 0; i < n->n_seeds; i++)
@@ -221,6 +232,7 @@ int gossip_node_tick(gossip_node *n, uint64_t now_ms)
         n->ms.next_probe_ms = now_ms + n->cfg.probe_interval_ms;
     }
     swim_tick(n, now_ms);
+    rumor_flush(n); /* our own fresh writes: pushed at once */
     members_leave_progress(n, now_ms);
     members_reap(n, now_ms);
     if (now_ms < n->next_round_ms || n->ms.left)
@@ -249,6 +261,8 @@ uint64_t gossip_node_next_deadline(const gossip_node *n)
         next = swim;
     if (n->ms.leaving && n->ms.leave_deadline_ms < next)
         next = n->ms.leave_deadline_ms;
+    if (rumor_due(n) && n->now < next)
+        next = n->now; /* a fresh rumor goes out at once */
     return next;
 }
 
@@ -307,6 +321,7 @@ int gossip_node_recv(gossip_node *n, const char *from_addr, const uint8_t *buf, 
                  gossip_strerror(rc));
         return rc;
     }
+    n->ms.n_corrections = 0;
     n->stats.packets_recv[n->rx->type]++;
     n->stats.bytes_recv[n->rx->type] += len;
     monitor_on_datagram(n, n->rx->from, now_ms);
@@ -512,7 +527,11 @@ int gossip_node_set_state(gossip_node *n, const char *key, const uint8_t *value,
         return GOSSIP_ERR_INVALID;
     if (len > n->cfg.max_value_size)
         return GOSSIP_ERR_OVERSIZE;
-    return self_put(n, key, value, len, false);
+    uint64_t before = table_ep(&n->tbl, n->self)->max_version;
+    int rc = self_put(n, key, value, len, false);
+    if (rc == 0)
+        rumor_on_change(n, n->self, before);
+    return rc;
 }
 
 int gossip_node_del_state(gossip_node *n, const char *key)
@@ -522,7 +541,11 @@ int gossip_node_del_state(gossip_node *n, const char *key)
     const gossip_kv *kv = endpoint_find_kv(table_ep(&n->tbl, n->self), key, strlen(key));
     if (!kv || kv->deleted)
         return GOSSIP_ERR_NOT_FOUND;
-    return self_put(n, key, NULL, 0, true);
+    uint64_t before = table_ep(&n->tbl, n->self)->max_version;
+    int rc = self_put(n, key, NULL, 0, true);
+    if (rc == 0)
+        rumor_on_change(n, n->self, before);
+    return rc;
 }
 
 static const endpoint *lookup(const gossip_node *n, const char *name)
@@ -629,4 +652,5 @@ void gossip_node_get_stats(const gossip_node *n, gossip_stats *out)
     out->members_suspect = n->ms.count[GOSSIP_STATUS_SUSPECT];
     out->members_dead = n->ms.count[GOSSIP_STATUS_DEAD];
     out->members_left = n->ms.count[GOSSIP_STATUS_LEFT];
+    out->rumors_hot = rumor_hot(n);
 }

@@ -35,6 +35,7 @@ struct gossip_node {
     uint64_t now;                 /* the clock as of the current call in */
     uint64_t seed_next_ms;        /* knowing nobody: next knock on a seed */
     uint32_t seed_knocks;         /* unanswered knocks in a row */
+    struct rumors *rumors;        /* hot rumors (rumor.c); NULL with rumor_fanout 0 */
 };
 
 /* exchange.c */
@@ -42,6 +43,10 @@ size_t exchange_plan_size(uint32_t mtu);
 void exchange_plan_init(struct plan_list *p, uint32_t mtu);
 void exchange_run_round(gossip_node *n);
 int exchange_on_msg(gossip_node *n, const char *from_addr, const wire_msg *m);
+/* Writes endpoint ep's delta after from_version; nonzero if it did not fit. */
+int exchange_write_delta(wire_writer *w, const endpoint *ep, uint64_t from_version);
+/* Up to k distinct random live members other than ourselves; how many. */
+uint32_t exchange_pick_peers(gossip_node *n, uint32_t k, uint32_t *out);
 /* One exchange with `addr` now: a SYN, or a PUSH in push mode. */
 void exchange_contact(gossip_node *n, const char *addr);
 

@@ -325,7 +325,8 @@ static int parse_engine(struct parse_ctx *ctx, json_t *root, struct scenario *s)
         "mode", "fanout", "gossip_interval_ms", "mtu", "heartbeat_bump",
         "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_min_mult",
         "suspicion_max_mult", "retransmit_mult", "awareness_max", "reap_timeout_ms",
-        "leave_timeout_ms", "monitored_peers", "phi_threshold_x100", NULL};
+        "leave_timeout_ms", "monitored_peers", "phi_threshold_x100", "rumor_fanout", "rumor_k",
+        "max_rumors", "rumor_stop", NULL};
     json_t *engine = json_object_get(root, "engine");
     if (!engine)
         return 0;
@@ -346,6 +347,20 @@ static int parse_engine(struct parse_ctx *ctx, json_t *root, struct scenario *s)
         if (!json_is_boolean(bump))
             return scn_fail(ctx, "engine.heartbeat_bump", "must be true or false");
         s->heartbeat_bump = json_is_true(bump);
+    }
+    json_t *stop = json_object_get(engine, "rumor_stop");
+    if (stop) {
+        static const char *const names[] = {"feedback-counter", "feedback-coin", "blind-counter",
+                                            "blind-coin"};
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (json_is_string(stop) && strcmp(json_string_value(stop), names[i]) == 0)
+                found = i;
+        if (found < 0)
+            return scn_fail(ctx, "engine.rumor_stop",
+                            "must be \"feedback-counter\", \"feedback-coin\", "
+                            "\"blind-counter\" or \"blind-coin\"");
+        s->rumor_stop = (enum gossip_rumor_stop)found;
     }
     return scn_parse_engine_fd(ctx, engine, s);
 }

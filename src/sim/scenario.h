@@ -109,6 +109,9 @@ enum scn_fd_setting {
     SCN_FD_LEAVE_TIMEOUT_MS,
     SCN_FD_MONITORED_PEERS,
     SCN_FD_PHI_THRESHOLD_X100,
+    SCN_FD_RUMOR_FANOUT,        /* rumor mongering (not failure detection, same table) */
+    SCN_FD_RUMOR_K,
+    SCN_FD_MAX_RUMORS,
     SCN_FD_SETTING_COUNT
 };
 
@@ -149,6 +152,7 @@ struct scenario {
     uint32_t gossip_interval_ms;
     uint32_t mtu;
     int heartbeat_bump;
+    enum gossip_rumor_stop rumor_stop;
     uint64_t duration_ms;
     uint64_t settle_ms;
     uint64_t start_spread_ms;   /* node i starts at a random time in [0, this) */

@@ -31,6 +31,9 @@ static const struct fd_setting_spec fd_settings[SCN_FD_SETTING_COUNT] = {
     FD_SETTING(leave_timeout_ms, 1, SCN_MAX_INTERVAL_MS),
     FD_SETTING(monitored_peers, 0, SCN_MAX_MONITORED_PEERS),
     FD_SETTING(phi_threshold_x100, 1, SCN_MAX_PHI_THRESHOLD_X100),
+    FD_SETTING(rumor_fanout, 0, GOSSIP_MAX_RUMOR_FANOUT),
+    FD_SETTING(rumor_k, 1, 1000),
+    FD_SETTING(max_rumors, 1, GOSSIP_MAX_RUMORS),
 };
 
 const char *scenario_fd_setting_name(enum scn_fd_setting setting)
@@ -60,6 +63,7 @@ void scenario_engine_config(const struct scenario *s, gossip_config *cfg)
     cfg->mtu = s->mtu;
     cfg->max_members = s->nodes;
     cfg->heartbeat_bump = s->heartbeat_bump;
+    cfg->rumor_stop = s->rumor_stop;
     for (int i = 0; i < SCN_FD_SETTING_COUNT; i++) {
         if (!fd_is_set(s, (enum scn_fd_setting)i))
             continue;

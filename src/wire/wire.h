@@ -54,6 +54,8 @@ enum wire_key {
 /* Header flags. */
 #define WIRE_FLAG_PULL_ONLY 0x01 /* SYN: the initiator runs pull only */
 #define WIRE_FLAG_NACK 0x02      /* PING_ACK: the relay got no answer (Lifeguard) */
+#define WIRE_FLAG_RUMOR 0x04     /* PUSH: a rumor push (rumor.c) */
+#define WIRE_FLAG_FEEDBACK 0x08  /* PUSH: digests of rumored deltas we knew already */
 
 /* Membership status on the wire (enum gossip_member_status). */
 #define WIRE_MAX_STATUS 3
