@@ -236,6 +236,7 @@ enum opt_kind {
     K_HANDLER,   /* repeatable [events=]path */
     K_MODE,
     K_LOG,
+    K_RUMOR_STOP,
     K_U32,
     K_CONFIG,
     K_HELP,
@@ -308,6 +309,16 @@ static const opt opts[] = {
      "milliseconds a dead or left member is remembered"},
     {"leave-timeout", "leave_timeout", K_U32, FIELD(leave_timeout_ms), 100, 600000, "MS",
      "milliseconds a graceful leave (SIGTERM, POST /v1/leave) waits at most"},
+    {"rumor-fanout", "rumor_fanout", K_U32, FIELD(rumor_fanout), 0, GOSSIP_MAX_RUMOR_FANOUT, "K",
+     "peers each state change is pushed to at once and every period while it "
+     "is hot (rumor mongering; 0: anti-entropy only)"},
+    {"rumor-stop", "rumor_stop", K_RUMOR_STOP, FIELD(rumor_stop), 0, 0, "RULE",
+     "when a node stops spreading a change, one of feedback-counter, "
+     "feedback-coin, blind-counter, blind-coin: when peers say they knew it "
+     "(feedback) or after every push (blind), after --rumor-k such events "
+     "(counter) or with chance 1/k each (coin)"},
+    {"rumor-k", "rumor_k", K_U32, FIELD(rumor_k), 1, 1000, "K",
+     "Demers' k for --rumor-stop"},
     {"log-level", "log_level", K_LOG, FIELD(log_level), 0, 0, "debug|info|warn|error",
      "least severe log line written to stderr"},
     {"http-max-body", "http_max_body", K_U32, FIELD(http_max_body), 1024, 16777216, "BYTES",
@@ -411,6 +422,9 @@ void agent_config_defaults(agent_config *c)
     c->http_max_body = 65536;
     c->http_max_connections = 64;
     c->http_max_watchers = 0; /* derived below */
+    c->rumor_fanout = 3;
+    c->rumor_stop = GOSSIP_RUMOR_FEEDBACK_COUNTER;
+    c->rumor_k = 4;
     c->watch_buffer = 4096;
     c->tcp_max_frame = 1024 * 1024;
     c->tcp_timeout_ms = 5000;
@@ -676,6 +690,19 @@ static int set_text(agent_config *c, const opt *o, const char *v, const origin *
         }
         c->mode = m;
         return 0;
+    }
+    case K_RUMOR_STOP: {
+        static const char *const names[] = {"feedback-counter", "feedback-coin",
+                                            "blind-counter", "blind-coin"};
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, names[i]) == 0) {
+                c->rumor_stop = (enum gossip_rumor_stop)i;
+                return 0;
+            }
+        set_err(err, err_len,
+                "%s: must be feedback-counter, feedback-coin, blind-counter or blind-coin, "
+                "got \"%s\"", w, v);
+        return -1;
     }
     case K_LOG: {
         enum gossip_log_level l;
@@ -1107,6 +1134,16 @@ void agent_config_to_engine(const agent_config *c, gossip_config *g)
     g->max_value_size = c->max_value_size;
     g->reap_timeout_ms = c->reap_timeout_ms;
     g->leave_timeout_ms = c->leave_timeout_ms;
+    g->rumor_fanout = c->rumor_fanout;
+    g->rumor_stop = c->rumor_stop;
+    g->rumor_k = c->rumor_k;
+}
+
+const char *agent_rumor_stop_name(enum gossip_rumor_stop s)
+{
+    static const char *const names[] = {"feedback-counter", "feedback-coin", "blind-counter",
+                                        "blind-coin"};
+    return (unsigned)s < 4 ? names[s] : "unknown";
 }
 
 /* ---- tags ----------------------------------------------------------------------------------- */
@@ -1151,6 +1188,9 @@ static void default_text(const opt *o, const agent_config *d, char *buf, size_t 
         break;
     case K_LOG:
         snprintf(buf, len, "%s", log_name(d->log_level));
+        break;
+    case K_RUMOR_STOP:
+        snprintf(buf, len, "%s", agent_rumor_stop_name(d->rumor_stop));
         break;
     case K_U32:
         snprintf(buf, len, "%lu", (unsigned long)*(const uint32_t *)((const char *)d + o->off));

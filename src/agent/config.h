@@ -67,6 +67,9 @@ typedef struct agent_config {
     uint32_t max_value_size;
     uint32_t reap_timeout_ms;
     uint32_t leave_timeout_ms;           /* default 5000 */
+    uint32_t rumor_fanout;               /* eager rumor pushes; default 3 (0: off) */
+    enum gossip_rumor_stop rumor_stop;   /* default feedback-counter */
+    uint32_t rumor_k;                    /* default 4 */
 
     /* agent limits */
     uint32_t http_max_body;              /* bytes in a request body; default 65536 */
@@ -89,6 +92,9 @@ void agent_config_defaults(agent_config *c);
  * setting in err ("--fanout: must be 1..64, got 0").  Returns 1 when --help
  * or --version was printed (to stdout), 0 on success. */
 int agent_config_parse(agent_config *c, int argc, char **argv, char *err, size_t err_len);
+
+/* "feedback-counter", ... for a rumor stop rule. */
+const char *agent_rumor_stop_name(enum gossip_rumor_stop s);
 
 /* The help text listing every setting. */
 const char *agent_config_help(void);
