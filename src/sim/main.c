@@ -6,6 +6,7 @@
 #include "gossip/gossip.h"
 #include "sim/sim.h"
 #include "sim/rumor.h"
+#include "sim/antientropy.h"
 
 static void usage(FILE *out)
 {
@@ -16,6 +17,7 @@ static void usage(FILE *out)
             "  rounds   synchronous round model of one rumor (push, pull, push-pull)\n"
             "  run      discrete-event simulation of real libgossip nodes from a scenario file\n"
             "  rumor    rumor mongering (Demers 1987): residue, traffic, anti-entropy backstop, hot spot\n"
+            "  antientropy  Merkle and IBLT anti-entropy between two replicas: bytes, round trips\n"
             "\n"
             "gossip-sim COMMAND --help shows the options of COMMAND.\n");
 }
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
         return sim_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "rumor") == 0)
         return sim_cmd_rumor(argc - 1, argv + 1);
+    if (strcmp(cmd, "antientropy") == 0)
+        return sim_cmd_antientropy(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -1,0 +1,359 @@
+/*
+ * cmd_antientropy.c -- `gossip-sim antientropy`: command line of the
+ * anti-entropy benchmark (antientropy_run.c).  Every argument is checked
+ * before anything runs; a bad one is named on stderr with exit status 2.
+ * A session that leaves the replicas different exits 1, loudly.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip/gossip.h"
+#include "sim/antientropy.h"
+
+#define EXIT_USAGE 2
+#define FLAG_MAX 32
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gossip-sim antientropy --keys N --diff FRACTION --value-bytes B [--seed S]\n"
+            "                              [--method merkle|iblt|both|auto] [--leaves L]\n"
+            "                              [--split K] [--json]\n"
+            "\n"
+            "Builds two in-memory replicas of a key-value store and reconciles them with the\n"
+            "real anti-entropy code (src/core/recon.c), once per method, checking after each\n"
+            "session that both replicas are identical and hold the last-writer-wins winner\n"
+            "of every key.\n"
+            "\n"
+            "  --keys N          keys on replica A, 1 .. %u\n"
+            "  --diff F          fraction of keys that differ, in [0, 1]: half updated on one\n"
+            "                    side (alternately A and B newer; one update in four a delete),\n"
+            "                    a quarter only on A, a quarter only on B\n"
+            "  --value-bytes B   bytes per value, 0 .. %u\n"
+            "  --seed S          unsigned 64-bit integer (default 1); same arguments, same run\n"
+            "  --method M        merkle, iblt, both (default), or auto: both, then a session\n"
+            "                    in which the responder picks the method from its estimate\n"
+            "  --leaves L        Merkle leaves before splitting, a power of two 1 .. 2^%u\n"
+            "                    (default 1024)\n"
+            "  --split K         a leaf holding more than K keys splits, 2 .. %u (default %u)\n"
+            "  --json            one JSON object instead of the table\n"
+            "\n"
+            "Bytes count every message both ways, headers included; a round trip is two\n"
+            "messages.  full_bytes is every entry of A once, min_bytes each differing key's\n"
+            "winning entry once.  See docs/anti-entropy.md.\n",
+            AE_MAX_KEYS, AE_MAX_VALUE, MERKLE_MAX_LEAF_BITS, MERKLE_MAX_SPLIT,
+            MERKLE_DEFAULT_SPLIT);
+}
+
+__attribute__((format(printf, 2, 3)))
+static int usage_error(const char *flag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gossip-sim antientropy: %s: ", flag);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(gossip-sim antientropy --help shows the options)\n");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_range(const char *flag, const char *text, uint64_t min, uint64_t max,
+                       uint64_t *out)
+{
+    if (!parse_u64(text, out))
+        return usage_error(flag, "'%s' is not a non-negative integer", text);
+    if (*out < min || *out > max)
+        return usage_error(flag, "%s is out of range %llu .. %llu", text,
+                           (unsigned long long)min, (unsigned long long)max);
+    return 0;
+}
+
+struct ae_args {
+    ae_config cfg;
+    bool json, help;
+    bool have_keys, have_diff, have_value, have_seed, have_method, have_leaves, have_split;
+    const char *method_name;
+};
+
+static int apply_option(struct ae_args *a, const char *flag, const char *value)
+{
+    uint64_t v;
+    int rc;
+    if (strcmp(flag, "--keys") == 0) {
+        a->have_keys = true;
+        rc = parse_range(flag, value, 1, AE_MAX_KEYS, &v);
+        a->cfg.keys = v;
+        return rc;
+    }
+    if (strcmp(flag, "--value-bytes") == 0) {
+        a->have_value = true;
+        rc = parse_range(flag, value, 0, AE_MAX_VALUE, &v);
+        a->cfg.value_bytes = (uint32_t)v;
+        return rc;
+    }
+    if (strcmp(flag, "--seed") == 0) {
+        a->have_seed = true;
+        if (!parse_u64(value, &a->cfg.seed))
+            return usage_error(flag, "'%s' is not an unsigned 64-bit integer", value);
+        return 0;
+    }
+    if (strcmp(flag, "--diff") == 0) {
+        a->have_diff = true;
+        char *end;
+        double d = strtod(value, &end);
+        if (end == value || *end != '\0' || !isfinite(d))
+            return usage_error(flag, "'%s' is not a number", value);
+        if (!(d >= 0.0 && d <= 1.0))
+            return usage_error(flag, "%s is not in [0, 1]", value);
+        a->cfg.diff = d;
+        return 0;
+    }
+    if (strcmp(flag, "--method") == 0) {
+        a->have_method = true;
+        static const struct {
+            const char *name;
+            unsigned methods;
+        } names[] = {{"merkle", AE_RUN_MERKLE},
+                     {"iblt", AE_RUN_IBLT},
+                     {"both", AE_RUN_MERKLE | AE_RUN_IBLT},
+                     {"auto", AE_RUN_MERKLE | AE_RUN_IBLT | AE_RUN_AUTO}};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            if (strcmp(value, names[i].name) == 0) {
+                a->cfg.methods = names[i].methods;
+                a->method_name = names[i].name;
+                return 0;
+            }
+        }
+        return usage_error(flag, "'%s' is not one of merkle, iblt, both, auto", value);
+    }
+    if (strcmp(flag, "--leaves") == 0) {
+        a->have_leaves = true;
+        rc = parse_range(flag, value, 1, UINT64_C(1) << MERKLE_MAX_LEAF_BITS, &v);
+        if (rc != 0)
+            return rc;
+        if (v & (v - 1))
+            return usage_error(flag, "%s is not a power of two", value);
+        unsigned bits = 0;
+        while ((UINT64_C(1) << bits) < v)
+            bits++;
+        /* merkle_init reads 0 as the default: one leaf is not offered. */
+        if (bits == 0)
+            return usage_error(flag, "1 leaf is not supported; use 2 or more");
+        a->cfg.leaf_bits = bits;
+        return 0;
+    }
+    if (strcmp(flag, "--split") == 0) {
+        a->have_split = true;
+        rc = parse_range(flag, value, 2, MERKLE_MAX_SPLIT, &v);
+        a->cfg.split = (uint32_t)v;
+        return rc;
+    }
+    return usage_error(flag, "unknown option");
+}
+
+static bool *given(struct ae_args *a, const char *flag)
+{
+    if (strcmp(flag, "--keys") == 0) return &a->have_keys;
+    if (strcmp(flag, "--diff") == 0) return &a->have_diff;
+    if (strcmp(flag, "--value-bytes") == 0) return &a->have_value;
+    if (strcmp(flag, "--seed") == 0) return &a->have_seed;
+    if (strcmp(flag, "--method") == 0) return &a->have_method;
+    if (strcmp(flag, "--leaves") == 0) return &a->have_leaves;
+    if (strcmp(flag, "--split") == 0) return &a->have_split;
+    return NULL;
+}
+
+static int parse_args(int argc, char **argv, struct ae_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = true;
+            return 0;
+        }
+        if (strcmp(arg, "--json") == 0) {
+            a->json = true;
+            continue;
+        }
+        char flag[FLAG_MAX];
+        const char *equals = strchr(arg, '=');
+        size_t flag_len = equals != NULL ? (size_t)(equals - arg) : strlen(arg);
+        if (flag_len >= sizeof flag)
+            return usage_error(arg, "unknown option");
+        memcpy(flag, arg, flag_len);
+        flag[flag_len] = '\0';
+        bool *seen = given(a, flag);
+        if (seen == NULL)
+            return usage_error(arg, "unknown option");
+        if (*seen)
+            return usage_error(flag, "given twice");
+        const char *value;
+        if (equals != NULL)
+            value = equals + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else
+            return usage_error(flag, "missing value");
+        int rc = apply_option(a, flag, value);
+        if (rc != 0)
+            return rc;
+    }
+    if (a->help)
+        return 0;
+    if (!a->have_keys)
+        return usage_error("--keys", "missing (required)");
+    if (!a->have_diff)
+        return usage_error("--diff", "missing (required)");
+    if (!a->have_value)
+        return usage_error("--value-bytes", "missing (required)");
+    return 0;
+}
+
+static double ratio(uint64_t x, uint64_t min)
+{
+    return min ? (double)x / (double)min : 0;
+}
+
+static void json_method(const char *name, const ae_method_result *m, const ae_result *r)
+{
+    if (!m->ran) {
+        printf("\"%s_bytes\":null,\"%s_round_trips\":null,\"%s_messages\":null,", name, name,
+               name);
+        return;
+    }
+    printf("\"%s_bytes\":%llu,\"%s_round_trips\":%u,\"%s_messages\":%u,", name,
+           (unsigned long long)m->bytes, name, m->round_trips, name, m->messages);
+    printf("\"%s_entries\":%llu,\"%s_vs_min\":%.4f,\"%s_saving\":%.6f,\"%s_seconds\":%.3f,",
+           name, (unsigned long long)m->entries, name, ratio(m->bytes, r->min_bytes), name,
+           r->full_bytes ? 1.0 - (double)m->bytes / (double)r->full_bytes : 0, name, m->seconds);
+}
+
+static void print_json(const struct ae_args *a, const ae_result *r)
+{
+    const ae_config *c = &a->cfg;
+    printf("{\"keys\":%llu,\"diff\":%.17g,\"value_bytes\":%u,\"seed\":%llu,\"method\":\"%s\",",
+           (unsigned long long)c->keys, c->diff, c->value_bytes, (unsigned long long)c->seed,
+           a->method_name);
+    printf("\"differing_keys\":%llu,\"updated\":%llu,\"newer_on_a\":%llu,\"newer_on_b\":%llu,"
+           "\"deletes\":%llu,\"only_on_a\":%llu,\"only_on_b\":%llu,\"entries_a\":%llu,"
+           "\"entries_b\":%llu,\"estimated_differing_keys\":%.1f,",
+           (unsigned long long)r->differing, (unsigned long long)r->updated,
+           (unsigned long long)r->newer_a, (unsigned long long)r->newer_b,
+           (unsigned long long)r->deletes, (unsigned long long)r->only_a,
+           (unsigned long long)r->only_b, (unsigned long long)r->entries_a,
+           (unsigned long long)r->entries_b, r->estimate);
+    printf("\"full_bytes\":%llu,\"min_bytes\":%llu,", (unsigned long long)r->full_bytes,
+           (unsigned long long)r->min_bytes);
+    json_method("merkle", &r->merkle, r);
+    json_method("iblt", &r->iblt, r);
+    if (r->iblt.ran)
+        printf("\"iblt_symbols\":%llu,\"iblt_batches\":%u,\"iblt_fell_back\":%s,",
+               (unsigned long long)r->iblt.initiator.symbols, r->iblt.initiator.symbol_batches,
+               r->iblt.initiator.fell_back ? "true" : "false");
+    if (r->autom.ran) {
+        const recon_stats *s = &r->autom.responder;
+        printf("\"chosen_method\":\"%s\",\"auto_bytes\":%llu,\"auto_round_trips\":%u,"
+               "\"auto_messages\":%u,\"auto_seconds\":%.3f,"
+               "\"auto_predicted_merkle\":%llu,\"auto_predicted_iblt\":%llu,",
+               recon_method_name(r->autom.initiator.method), (unsigned long long)r->autom.bytes,
+               r->autom.round_trips, r->autom.messages, r->autom.seconds,
+               (unsigned long long)s->predicted[RECON_MERKLE],
+               (unsigned long long)s->predicted[RECON_IBLT]);
+    } else {
+        printf("\"chosen_method\":null,");
+    }
+    printf("\"identical\":true,\"build_seconds\":%.3f}\n", r->build_seconds);
+}
+
+static void print_row(const char *name, const ae_method_result *m, const ae_result *r)
+{
+    if (!m->ran)
+        return;
+    printf("  %-16s %14llu %9.2fx %10.3f%% %12u %9u %10llu %8.2f\n", name,
+           (unsigned long long)m->bytes, ratio(m->bytes, r->min_bytes),
+           r->full_bytes ? 100.0 * (1.0 - (double)m->bytes / (double)r->full_bytes) : 0,
+           m->round_trips, m->messages, (unsigned long long)m->entries, m->seconds);
+}
+
+static void print_table(const struct ae_args *a, const ae_result *r)
+{
+    const ae_config *c = &a->cfg;
+    printf("anti-entropy: %llu keys, %u-byte values, %g%% differ, seed %llu\n",
+           (unsigned long long)c->keys, c->value_bytes, 100 * c->diff,
+           (unsigned long long)c->seed);
+    printf("  %llu differing keys: %llu updated (%llu newer on A, %llu on B; %llu deletes), "
+           "%llu only on A, %llu only on B; estimated %.0f\n",
+           (unsigned long long)r->differing, (unsigned long long)r->updated,
+           (unsigned long long)r->newer_a, (unsigned long long)r->newer_b,
+           (unsigned long long)r->deletes, (unsigned long long)r->only_a,
+           (unsigned long long)r->only_b, r->estimate);
+    printf("\n  %-16s %14s %10s %11s %12s %9s %10s %8s\n", "method", "bytes", "vs min",
+           "saving", "round trips", "messages", "entries", "seconds");
+    printf("  %-16s %14llu %9.2fx %11s\n", "full transfer", (unsigned long long)r->full_bytes,
+           ratio(r->full_bytes, r->min_bytes), "-");
+    printf("  %-16s %14llu %9.2fx %10.3f%%\n", "minimum", (unsigned long long)r->min_bytes, 1.0,
+           r->full_bytes ? 100.0 * (1.0 - (double)r->min_bytes / (double)r->full_bytes) : 0);
+    print_row("merkle", &r->merkle, r);
+    print_row("iblt", &r->iblt, r);
+    if (r->autom.ran) {
+        char name[32];
+        snprintf(name, sizeof name, "auto (%s)", recon_method_name(r->autom.initiator.method));
+        print_row(name, &r->autom, r);
+    }
+    if (r->iblt.ran)
+        printf("\n  iblt: %llu symbols in %u batches%s\n",
+               (unsigned long long)r->iblt.initiator.symbols, r->iblt.initiator.symbol_batches,
+               r->iblt.initiator.fell_back ? ", fell back to merkle" : "");
+    if (r->autom.ran)
+        printf("  auto: predicted merkle %llu, iblt %llu bytes beyond the entries\n",
+               (unsigned long long)r->autom.responder.predicted[RECON_MERKLE],
+               (unsigned long long)r->autom.responder.predicted[RECON_IBLT]);
+    printf("  replicas identical after every session, each key at its last-writer-wins "
+           "winner (built in %.2f s)\n", r->build_seconds);
+}
+
+int sim_cmd_antientropy(int argc, char **argv)
+{
+    struct ae_args args = {.cfg = {.seed = 1, .methods = AE_RUN_MERKLE | AE_RUN_IBLT},
+                           .method_name = "both"};
+    recon_config_default(&args.cfg.recon);
+    int rc = parse_args(argc, argv, &args);
+    if (rc != 0)
+        return rc;
+    if (args.help) {
+        print_usage(stdout);
+        return 0;
+    }
+    ae_result res;
+    char err[512] = "";
+    rc = ae_run(&args.cfg, &res, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "gossip-sim antientropy: FAILED: %s\n",
+                err[0] ? err : gossip_strerror(rc));
+        return 1;
+    }
+    if (args.json)
+        print_json(&args, &res);
+    else
+        print_table(&args, &res);
+    return 0;
+}
