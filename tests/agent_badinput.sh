@@ -283,7 +283,7 @@ expect_http() {
     printf '         %-6s %-40s -> %s %s\n' "$1" "${2:0:40}" "$API_STATUS" "$(jq -c .error <<<"$API_BODY" | cut -c1-70)"
 }
 head -c 100000 /dev/zero | tr '\0' x >"$GT_TMP/big-body"
-head -c 600 /dev/zero | tr '\0' v >"$GT_TMP/big-value"
+head -c 1200 /dev/zero | tr '\0' v >"$GT_TMP/big-value"
 say "malformed HTTP requests to $h:"
 expect_http 400 POST /v1/join 'not json'
 expect_http 400 POST /v1/join '{"addrs": "127.0.0.1:1"}'

@@ -101,6 +101,25 @@ assert_running a
 tags_seen db || fail "a broken reload changed the tags"
 say "SIGHUP with a broken config file: refused, settings unchanged"
 
+# ---- user events ---------------------------------------------------------------------------
+watch_start a ev
+wait_until 10 watch_connected a || fail -a a "watch stream on a did not connect"
+out_ev=$("$GOSSIPCTL" --http "$(agent_http b)" event deploy v42) || fail -a b "gossipctl event failed"
+say "$out_ev"
+user_seen() { watch_events a ev | jq -e 'select(.type == "user" and .event == "deploy" and .payload == "v42" and .name == "b")' >/dev/null; }
+wait_until 10 user_seen || fail -a a "a's watch never showed b's user event"
+# Delivered once, even after more gossip rounds.
+sleep 1
+n=$(watch_events a ev | jq -c 'select(.type == "user")' | wc -l)
+[ "$n" = 1 ] || fail "the user event was delivered $n times on a"
+big=$(head -c 2000 /dev/zero | tr '\0' x)
+api b POST /v1/event/huge "$big"
+[ "$API_STATUS" = 413 ] || fail "a 2000-byte event payload -> $API_STATUS, want 413"
+api b PUT /v1/state/_ev.1 x
+[ "$API_STATUS" = 403 ] || fail "writing an event slot as state -> $API_STATUS, want 403"
+watch_stop a ev
+say "user event: delivered once to a's watch with its payload; oversize 413; slots reserved"
+
 # ---- separate bind and advertise addresses ------------------------------------------------
 # Bound to 0.0.0.0, advertised as 127.0.0.2 (another loopback address that
 # only the wildcard socket receives on): the others must reach it there.

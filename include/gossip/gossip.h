@@ -88,6 +88,11 @@ enum gossip_rumor_stop {
     GOSSIP_RUMOR_BLIND_COIN = 3,
 };
 #define GOSSIP_MAX_RUMOR_FANOUT 16
+#define GOSSIP_MAX_EVENT_BUFFER 256
+#define GOSSIP_MAX_EVENT_NAME 64
+/* Application-state keys reserved for event slots; gossip_node_set_state
+ * refuses them, gossip_node_foreach_key lists them like any key. */
+#define GOSSIP_EVENT_KEY_PREFIX "_ev."
 #define GOSSIP_MAX_RUMORS 1024
 
 typedef struct gossip_config {
@@ -135,6 +140,17 @@ typedef struct gossip_config {
     enum gossip_rumor_stop rumor_stop; /* when to lose interest; default feedback-counter */
     uint32_t rumor_k;            /* Demers' k: reactions (counter) or 1/k chance (coin); default 3 */
     uint32_t max_rumors;         /* hot rumors kept, 1..GOSSIP_MAX_RUMORS; default 64 */
+
+    /* User events (gossip_node_event): each member keeps its last
+     * event_buffer events in reserved state keys (GOSSIP_EVENT_KEY_PREFIX),
+     * so a member that was away catches up on what fits the buffer.
+     * 0 turns events off.  Events whose Lamport time is <= event_ltime_floor
+     * are not delivered: a restarted program passes the clock it saw last
+     * (gossip_node_event_clock) and gets only what it missed. */
+    uint32_t event_buffer;       /* slots per member, 0..GOSSIP_MAX_EVENT_BUFFER; default 16 */
+    uint32_t max_event_size;     /* payload bytes; default 256 (and 9 + name +
+                                  * payload must fit max_value_size) */
+    uint64_t event_ltime_floor;  /* default 0 */
 } gossip_config;
 
 /* The largest incarnation the engine accepts in a record or the config: no
@@ -168,6 +184,8 @@ enum gossip_change_kind {
     GOSSIP_CHANGE_DEAD = 6,       /* this node now holds the member dead */
     GOSSIP_CHANGE_LEFT = 7,       /* the member left gracefully */
     GOSSIP_CHANGE_REAPED = 8,     /* a dead or left member was forgotten */
+    GOSSIP_CHANGE_EVENT = 9,      /* a user event: key = its name, value = payload,
+                                   * version = its Lamport time, name = who fired it */
 };
 
 typedef struct gossip_change {
@@ -245,6 +263,16 @@ int gossip_node_del_state(gossip_node *node, const char *key);
 int gossip_node_get_state(const gossip_node *node, const char *name,
                           const char *key, const uint8_t **value,
                           size_t *len, uint64_t *version);
+
+/* Fires a user event: `name` (1..GOSSIP_MAX_EVENT_NAME bytes) and a
+ * payload of at most max_event_size bytes (GOSSIP_ERR_OVERSIZE beyond),
+ * delivered once to every member's on_change as GOSSIP_CHANGE_EVENT, this
+ * one included.  *ltime (may be NULL) gets its Lamport time.  Sends nothing
+ * itself: the next tick does. */
+int gossip_node_event(gossip_node *node, const char *name, const uint8_t *payload, size_t len,
+                      uint64_t *ltime);
+/* The Lamport clock of events: the highest event time this node has seen. */
+uint64_t gossip_node_event_clock(const gossip_node *node);
 
 /* Graceful leave: announces "left", keeps answering until the news has
  * spread (bounded by leave_timeout_ms), then gossip_node_has_left() turns
@@ -357,6 +385,9 @@ typedef struct gossip_stats {
     uint64_t rumor_pushes;        /* rumor push datagrams sent */
     uint64_t rumor_feedback;      /* "knew it already" answers received for our pushes */
     uint64_t rumors_evicted;      /* hot rumors dropped for max_rumors */
+    uint64_t events_fired;        /* user events this node fired */
+    uint64_t events_delivered;    /* other members' events delivered here */
+    uint64_t events_malformed;    /* event slots that did not decode (ignored) */
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

@@ -136,16 +136,20 @@ static void self_update(agent *a, const char *key)
 int agent_set_state(agent *a, const char *key, const uint8_t *value, size_t len)
 {
     int rc = gossip_node_set_state(a->node, key, value, len);
-    if (rc == 0)
+    if (rc == 0) {
         self_update(a, key);
+        agent_wake(a); /* the rumor of it is due now */
+    }
     return rc;
 }
 
 int agent_del_state(agent *a, const char *key)
 {
     int rc = gossip_node_del_state(a->node, key);
-    if (rc == 0)
+    if (rc == 0) {
         self_update(a, key);
+        agent_wake(a);
+    }
     return rc;
 }
 
@@ -163,6 +167,15 @@ int agent_request_join(agent *a, const char *const *addrs, size_t n)
         snprintf(a->pending_joins[a->n_pending_joins++], GOSSIP_MAX_ADDR + 1, "%s", addrs[i]);
     agent_wake(a);
     return 0;
+}
+
+int agent_fire_event(agent *a, const char *name, const uint8_t *payload, size_t len,
+                     uint64_t *ltime)
+{
+    int rc = gossip_node_event(a->node, name, payload, len, ltime);
+    if (rc == 0)
+        agent_wake(a); /* the rumor goes out on the next tick, now */
+    return rc;
 }
 
 int agent_request_leave(agent *a)
@@ -207,6 +220,10 @@ static char *event_json(const agent_event *ev, const gossip_change *c)
         json_object_set_new(o, "value", c->value ? agent_json_value(c->value, c->value_len)
                                                  : json_null());
         json_object_set_new(o, "version", json_integer((json_int_t)c->version));
+    } else if (ev->type == AGENT_EV_USER) {
+        json_object_set_new(o, "event", agent_json_text(ev->key));
+        json_object_set_new(o, "payload", agent_json_value(c->value, c->value_len));
+        json_object_set_new(o, "ltime", json_integer((json_int_t)c->version));
     }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -224,6 +241,7 @@ static int event_type_of(enum gossip_change_kind k)
     case GOSSIP_CHANGE_DEAD: return AGENT_EV_MEMBER_FAILED;
     case GOSSIP_CHANGE_LEFT: return AGENT_EV_MEMBER_LEAVE;
     case GOSSIP_CHANGE_REAPED: return AGENT_EV_MEMBER_REAP;
+    case GOSSIP_CHANGE_EVENT: return AGENT_EV_USER;
     }
     return -1;
 }
@@ -254,7 +272,10 @@ static void on_change(void *ud, const gossip_change *c)
         return;
     }
     a->next_seq++;
-    if (type != AGENT_EV_MEMBER_UPDATE)
+    if (type == AGENT_EV_USER)
+        agent_log(a, GOSSIP_LOG_INFO, "msg=\"user event\" event=%s from=%s ltime=%" PRIu64
+                  " bytes=%zu", ev.key, ev.name, c->version, c->value_len);
+    else if (type != AGENT_EV_MEMBER_UPDATE)
         agent_log(a, GOSSIP_LOG_INFO, "msg=\"%s\" member=%s addr=%s generation=%" PRIu64
                   " incarnation=%" PRIu64, agent_event_name(ev.type), ev.name, ev.addr,
                   ev.generation, ev.incarnation);
@@ -339,6 +360,7 @@ static void snapshot(agent *a)
 {
     persist_state st = {0};
     st.generation = a->generation;
+    st.event_ltime = gossip_node_event_clock(a->node);
     size_t n = gossip_node_member_count(a->node);
     for (size_t i = 0; i < n; i++) {
         gossip_member_info mi;
@@ -579,6 +601,7 @@ static int start_engine(agent *a, const persist_state *st, char *err, size_t err
     g.addr = a->advertise;
     g.generation = a->generation;
     g.incarnation = st->incarnation;
+    g.event_ltime_floor = st->event_ltime; /* events seen before the restart stay seen */
     g.seed = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ a->generation;
     gossip_callbacks cb = {GOSSIP_CALLBACKS_VERSION, transport_send, on_change, engine_log};
     int rc = gossip_node_new(&a->node, &g, &cb, a);

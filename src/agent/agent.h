@@ -81,6 +81,10 @@ int agent_del_state(agent *a, const char *key);
  * GOSSIP_ERR_* for bad arguments). */
 int agent_request_join(agent *a, const char *const *addrs, size_t n);
 int agent_request_leave(agent *a);
+/* Lock held.  Fires a user event (gossip_node_event); *ltime gets its
+ * Lamport time. */
+int agent_fire_event(agent *a, const char *name, const uint8_t *payload, size_t len,
+                     uint64_t *ltime);
 /* Lock held.  Marks a dead or suspect member as left (Serf's force-leave).
  * GOSSIP_ERR_NOT_FOUND: no such member; GOSSIP_ERR_INVALID: self or alive. */
 int agent_force_leave(agent *a, const char *name);

@@ -48,6 +48,7 @@ typedef struct persist_member {
 typedef struct persist_state {
     uint64_t generation;
     uint64_t incarnation;
+    uint64_t event_ltime;          /* Lamport clock of user events at the last save */
     persist_member members[PERSIST_MAX_MEMBERS];
     size_t n_members;
 } persist_state;

@@ -95,7 +95,7 @@ static const char *const event_names[AGENT_EV_COUNT] = {
     [AGENT_EV_MEMBER_JOIN] = "member-join",     [AGENT_EV_MEMBER_LEAVE] = "member-leave",
     [AGENT_EV_MEMBER_FAILED] = "member-failed", [AGENT_EV_MEMBER_SUSPECT] = "member-suspect",
     [AGENT_EV_MEMBER_ALIVE] = "member-alive",   [AGENT_EV_MEMBER_UPDATE] = "member-update",
-    [AGENT_EV_MEMBER_REAP] = "member-reap",
+    [AGENT_EV_MEMBER_REAP] = "member-reap",     [AGENT_EV_USER] = "user",
 };
 
 const char *agent_event_name(enum agent_event_type t)
@@ -283,7 +283,7 @@ static const opt opts[] = {
     {"handler", "handler", K_HANDLER, NOFIELD, 0, 0, "[EVENTS=]PATH",
      "run the executable PATH on each event in the comma-separated EVENTS list "
      "(member-join, member-leave, member-failed, member-suspect, member-alive, "
-     "member-update, member-reap), or on every event without a list; the event "
+     "member-update, member-reap, user), or on every event without a list; the event "
      "comes as JSON on stdin and in environment variables (repeatable, up to "
      "16; given on the command line they replace the config file's list)"},
     {"mode", "mode", K_MODE, FIELD(mode), 0, 0, "push|pull|pushpull",
@@ -301,14 +301,20 @@ static const opt opts[] = {
      "largest datagram sent"},
     {"max-members", "max_members", K_U32, FIELD(max_members), 1, 1000000, "N",
      "members kept at most"},
-    {"max-value-size", "max_value_size", K_U32, FIELD(max_value_size), 1,
+    {"max-value-size", "max_value_size", K_U32, FIELD(max_value_size), 0,
      GOSSIP_MAX_MTU - 256, "BYTES",
      "bytes in one application-state value, the tags' JSON included; at most "
-     "--mtu minus 256"},
+     "--mtu minus 256 (0: exactly that)"},
     {"reap-timeout", "reap_timeout", K_U32, FIELD(reap_timeout_ms), 1000, 2592000000u, "MS",
      "milliseconds a dead or left member is remembered"},
     {"leave-timeout", "leave_timeout", K_U32, FIELD(leave_timeout_ms), 100, 600000, "MS",
      "milliseconds a graceful leave (SIGTERM, POST /v1/leave) waits at most"},
+    {"max-event-size", "max_event_size", K_U32, FIELD(max_event_size), 0, 65536, "BYTES",
+     "bytes in a user event's payload (POST /v1/event/NAME); with its name it "
+     "must fit --max-value-size"},
+    {"event-buffer", "event_buffer", K_U32, FIELD(event_buffer), 0, GOSSIP_MAX_EVENT_BUFFER,
+     "N", "user events each member keeps so that members that were away catch "
+     "up (0: no user events)"},
     {"rumor-fanout", "rumor_fanout", K_U32, FIELD(rumor_fanout), 0, GOSSIP_MAX_RUMOR_FANOUT, "K",
      "peers each state change is pushed to at once and every period while it "
      "is hot (rumor mongering; 0: anti-entropy only)"},
@@ -416,7 +422,9 @@ void agent_config_defaults(agent_config *c)
     c->probe_timeout_ms = g.probe_timeout_ms;   /* 500 */
     c->mtu = g.mtu;                             /* 1400 */
     c->max_members = g.max_members;             /* 100000 */
-    c->max_value_size = g.max_value_size;       /* 512 */
+    c->max_value_size = 0;                      /* derived: --mtu minus 256 (1144) */
+    c->max_event_size = 1024;
+    c->event_buffer = g.event_buffer;           /* 16 */
     c->reap_timeout_ms = g.reap_timeout_ms;     /* 1 hour */
     c->leave_timeout_ms = 5000;
     c->http_max_body = 65536;
@@ -532,7 +540,7 @@ static int add_handler(agent_config *c, const char *text, const char *w, char *e
                 set_err(err, err_len,
                         "%s: unknown event \"%.*s\" (events: member-join, member-leave, "
                         "member-failed, member-suspect, member-alive, member-update, "
-                        "member-reap)",
+                        "member-reap, user)",
                         w, (int)len, p);
                 return -1;
             }
@@ -914,10 +922,24 @@ static int validate(agent_config *c, char *err, size_t err_len)
                 (unsigned long)c->probe_interval_ms, (unsigned long)c->probe_timeout_ms);
         return -1;
     }
+    if (c->max_value_size == 0)
+        c->max_value_size = c->mtu - 256;
     if (c->max_value_size > c->mtu - 256) {
         set_err(err, err_len,
                 "--max-value-size: must be at most --mtu minus 256 (%lu), got %lu",
                 (unsigned long)(c->mtu - 256), (unsigned long)c->max_value_size);
+        return -1;
+    }
+    if (c->event_buffer && (uint64_t)c->max_event_size + 9 + GOSSIP_MAX_EVENT_NAME >
+                               c->max_value_size) {
+        set_err(err, err_len,
+                "--max-event-size: with a %d-byte name and a 9-byte header it must fit "
+                "--max-value-size (%lu): at most %lu, got %lu",
+                GOSSIP_MAX_EVENT_NAME, (unsigned long)c->max_value_size,
+                (unsigned long)(c->max_value_size > 9 + GOSSIP_MAX_EVENT_NAME
+                                    ? c->max_value_size - 9 - GOSSIP_MAX_EVENT_NAME
+                                    : 0),
+                (unsigned long)c->max_event_size);
         return -1;
     }
     if (c->http_max_body < c->max_value_size) {
@@ -1134,6 +1156,8 @@ void agent_config_to_engine(const agent_config *c, gossip_config *g)
     g->max_value_size = c->max_value_size;
     g->reap_timeout_ms = c->reap_timeout_ms;
     g->leave_timeout_ms = c->leave_timeout_ms;
+    g->max_event_size = c->max_event_size;
+    g->event_buffer = c->event_buffer;
     g->rumor_fanout = c->rumor_fanout;
     g->rumor_stop = c->rumor_stop;
     g->rumor_k = c->rumor_k;

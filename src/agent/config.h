@@ -31,6 +31,7 @@ enum agent_event_type {
     AGENT_EV_MEMBER_ALIVE,      /* suspect or dead member is alive again */
     AGENT_EV_MEMBER_UPDATE,     /* a member's application state changed */
     AGENT_EV_MEMBER_REAP,       /* a dead or left member was forgotten */
+    AGENT_EV_USER,              /* a user event (POST /v1/event/NAME on any member) */
     AGENT_EV_COUNT
 };
 const char *agent_event_name(enum agent_event_type t); /* "member-join", ... */
@@ -64,7 +65,9 @@ typedef struct agent_config {
     uint32_t probe_timeout_ms;           /* default 500 */
     uint32_t mtu;                        /* default 1400 */
     uint32_t max_members;
-    uint32_t max_value_size;
+    uint32_t max_value_size;             /* default 1144 (mtu - 256) */
+    uint32_t max_event_size;             /* user event payload; default 1024 */
+    uint32_t event_buffer;               /* events each member keeps for catch-up; default 16 */
     uint32_t reap_timeout_ms;
     uint32_t leave_timeout_ms;           /* default 5000 */
     uint32_t rumor_fanout;               /* eager rumor pushes; default 3 (0: off) */

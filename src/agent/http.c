@@ -250,8 +250,8 @@ static int walk_key(void *ctx, const char *key, const uint8_t *value, size_t len
 {
     (void)version;
     state_walk *w = ctx;
-    if (deleted)
-        return 0;
+    if (deleted || strncmp(key, GOSSIP_EVENT_KEY_PREFIX, sizeof GOSSIP_EVENT_KEY_PREFIX - 1) == 0)
+        return 0; /* user event slots are delivered as events, not shown as state */
     if (strcmp(key, GOSSIP_KEY_TAGS) == 0) {
         json_t *t = json_loadb((const char *)value, len, 0, NULL);
         if (json_is_object(t)) {
@@ -518,7 +518,8 @@ static enum MHD_Result h_info(const http_call *c)
 /* Keys the agent itself owns: "tags" (from --tag) and "address". */
 static bool reserved_key(const char *key)
 {
-    return strcmp(key, GOSSIP_KEY_TAGS) == 0 || strcmp(key, GOSSIP_KEY_ADDRESS) == 0;
+    return strcmp(key, GOSSIP_KEY_TAGS) == 0 || strcmp(key, GOSSIP_KEY_ADDRESS) == 0 ||
+           strncmp(key, GOSSIP_EVENT_KEY_PREFIX, sizeof GOSSIP_EVENT_KEY_PREFIX - 1) == 0;
 }
 
 /* Validates the key of a state route; answers and returns false if bad. */
@@ -538,7 +539,9 @@ static bool state_key_ok(const http_call *c, bool writing, enum MHD_Result *res)
                           "key \"%s\" is reserved: %s", c->arg,
                           strcmp(c->arg, GOSSIP_KEY_TAGS) == 0
                               ? "set tags with --tag (SIGHUP reloads them)"
-                              : "the agent sets it from --advertise");
+                          : strcmp(c->arg, GOSSIP_KEY_ADDRESS) == 0
+                              ? "the agent sets it from --advertise"
+                              : "user event slots: fire events with POST /v1/event/NAME");
         return false;
     }
     return true;
@@ -698,6 +701,33 @@ static enum MHD_Result h_force_leave(const http_call *c)
     return send_json(c->h, c->conn, 200,
                      json_pack("{s:o,s:s,s:s}", "name", agent_json_text(c->arg), "previous",
                                gossip_status_name(before), "status", "left"));
+}
+
+/* POST /v1/event/NAME: the body is the payload. */
+static enum MHD_Result h_event(const http_call *c)
+{
+    char why[96];
+    if (!path_text_ok(c->arg, GOSSIP_MAX_EVENT_NAME, "event name", why, sizeof why))
+        return send_error(c->h, c->conn, 400, "%s", why);
+    if (!agent_utf8_valid((const uint8_t *)c->arg, strlen(c->arg)))
+        return send_error(c->h, c->conn, 400, "event name must be UTF-8 text");
+    agent_lock(c->a);
+    uint32_t max_size = agent_cfg(c->a)->max_event_size;
+    uint64_t ltime = 0;
+    int rc = agent_fire_event(c->a, c->arg, (const uint8_t *)c->body, c->body_len, &ltime);
+    agent_unlock(c->a);
+    if (rc == GOSSIP_ERR_OVERSIZE)
+        return send_error(c->h, c->conn, 413,
+                          "event payload of %zu bytes is over max_event_size (%u)", c->body_len,
+                          (unsigned)max_size);
+    if (rc == GOSSIP_ERR_INVALID && agent_cfg(c->a)->event_buffer == 0)
+        return send_error(c->h, c->conn, 409, "user events are off (--event-buffer 0)");
+    if (rc)
+        return send_error(c->h, c->conn, status_for(rc), "cannot fire \"%s\": %s", c->arg,
+                          gossip_strerror(rc));
+    return send_json(c->h, c->conn, 200,
+                     json_pack("{s:o,s:o,s:o}", "event", agent_json_text(c->arg), "ltime",
+                               json_u64(ltime), "size", json_u64(c->body_len)));
 }
 
 /* ---- /v1/watch: server-sent events -------------------------------------- */
@@ -869,6 +899,7 @@ static const route routes[] = {
     {"/v1/join", false, M_POST, h_join},
     {"/v1/leave", false, M_POST, h_leave},
     {"/v1/force-leave/", true, M_POST, h_force_leave},
+    {"/v1/event/", true, M_POST, h_event},
     {"/v1/watch", false, M_GET, h_watch},
     {"/metrics", false, M_GET, h_metrics},
 };

@@ -68,21 +68,23 @@ int persist_lock(const char *dir, int *fd_out, char *err, size_t err_len)
 
 static int parse_state(json_t *root, persist_state *st, char *err, size_t err_len)
 {
-    json_int_t format = 0, generation = -1, incarnation = -1;
+    json_int_t format = 0, generation = -1, incarnation = -1, event_ltime = 0;
     json_t *members = NULL;
     json_error_t je;
-    if (json_unpack_ex(root, &je, JSON_STRICT, "{s:I,s:I,s:I,s:o}", "format", &format,
+    if (json_unpack_ex(root, &je, JSON_STRICT, "{s:I,s:I,s:I,s:o,s?I}", "format", &format,
                        "generation", &generation, "incarnation", &incarnation, "members",
-                       &members) != 0) {
+                       &members, "event_ltime", &event_ltime) != 0) {
         snprintf(err, err_len, "%s", je.text);
         return -1;
     }
-    if (format != STATE_FORMAT || generation < 0 || incarnation < 0 || !json_is_array(members)) {
+    if (format != STATE_FORMAT || generation < 0 || incarnation < 0 || event_ltime < 0 ||
+        !json_is_array(members)) {
         snprintf(err, err_len, "unknown format or negative numbers");
         return -1;
     }
     st->generation = (uint64_t)generation;
     st->incarnation = (uint64_t)incarnation;
+    st->event_ltime = (uint64_t)event_ltime;
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m) {
@@ -159,9 +161,10 @@ int persist_save(const char *dir, const persist_state *st, char *err, size_t err
     for (size_t i = 0; i < st->n_members; i++)
         json_array_append_new(members, json_pack("{s:s,s:s}", "name", st->members[i].name,
                                                  "addr", st->members[i].addr));
-    json_t *root = json_pack("{s:i,s:I,s:I,s:o}", "format", STATE_FORMAT, "generation",
+    json_t *root = json_pack("{s:i,s:I,s:I,s:I,s:o}", "format", STATE_FORMAT, "generation",
                              (json_int_t)st->generation, "incarnation",
-                             (json_int_t)st->incarnation, "members", members);
+                             (json_int_t)st->incarnation, "event_ltime",
+                             (json_int_t)st->event_ltime, "members", members);
     char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
     json_decref(root);
     if (!text) {

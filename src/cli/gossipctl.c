@@ -248,6 +248,38 @@ static int cmd_force_leave(ctl *c)
     return rc;
 }
 
+static char *read_stdin(size_t *len);
+
+/* event NAME [PAYLOAD|-]: fires a user event; prints its Lamport time. */
+static int cmd_event(ctl *c)
+{
+    char path[1200];
+    if (escaped_path(path, sizeof path, "/v1/event/", c->args[0]) != 0)
+        return usage_error(find_command("event"), "NAME is too long: %.40s...", c->args[0]);
+    const char *payload = c->n_args > 1 ? c->args[1] : "";
+    size_t len = strlen(payload);
+    char *owned = NULL;
+    if (strcmp(payload, "-") == 0) {
+        owned = read_stdin(&len);
+        if (!owned)
+            return CTL_EXIT_USAGE;
+        payload = owned;
+    }
+    ctl_response r;
+    int rc = call(c, "POST", path, payload, len, NULL, &r);
+    free(owned);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    char note[96] = "";
+    json_t *j = r.len ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    json_int_t ltime = j ? json_integer_value(json_object_get(j, "ltime")) : 0;
+    json_decref(j);
+    snprintf(note, sizeof note, "event %%s fired (Lamport time %lld)", (long long)ltime);
+    rc = confirm(c, &r, note, c->args[0]);
+    ctl_response_free(&r);
+    return rc;
+}
+
 /* Reads standard input whole, at most STDIN_VALUE_MAX bytes. */
 static char *read_stdin(size_t *len)
 {
@@ -418,6 +450,11 @@ static const command commands[] = {
      "and version); `state set KEY -` reads the value from standard input (at most\n"
      "1 MiB; the agent enforces its own smaller limit).",
      cmd_state},
+    {"event", 1, 2, "event NAME [PAYLOAD|-]",
+     "Fires a user event: every member delivers it once (to /v1/watch and to\n"
+     "handlers subscribed to \"user\"), ordered by its Lamport time.  `-` reads the\n"
+     "payload from standard input; the agent refuses payloads over --max-event-size.",
+     cmd_event},
     {"watch", 0, 0, "watch",
      "Prints membership and state events as they happen, one line each:\n"
      "TIME TYPE NAME ADDR followed by key=value fields (TIME in UTC); --json prints\n"

@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/node.h"
+#include "core/events.h"
 #include "core/rumor.h"
 
 void gossip_config_init(gossip_config *cfg)
@@ -37,6 +38,8 @@ void gossip_config_init(gossip_config *cfg)
     cfg->rumor_stop = GOSSIP_RUMOR_FEEDBACK_COUNTER;
     cfg->rumor_k = 3;
     cfg->max_rumors = 64;
+    cfg->event_buffer = 16;
+    cfg->max_event_size = 256;
 }
 
 void node_log(gossip_node *n, enum gossip_log_level level, const char *fmt, ...)
@@ -89,6 +92,8 @@ static int validate_config(const gossip_config *c)
     if (c->syn_window > c->mtu / WIRE_MIN_DIGEST)
         return GOSSIP_ERR_INVALID;
     if (c->generation == 0 || c->incarnation > GOSSIP_MAX_INCARNATION)
+        return GOSSIP_ERR_INVALID;
+    if (c->event_buffer > GOSSIP_MAX_EVENT_BUFFER)
         return GOSSIP_ERR_INVALID;
     if (c->rumor_fanout > GOSSIP_MAX_RUMOR_FANOUT || c->rumor_k < 1 ||
         (unsigned)c->rumor_stop > GOSSIP_RUMOR_BLIND_COIN ||
@@ -161,6 +166,7 @@ int gossip_node_new(gossip_node **out, const gossip_config *cfg, const gossip_ca
     }
     if (rc == 0)
         rc = rumor_init(n);
+    n->event_clock = cfg->event_ltime_floor;
     if (rc) {
         gossip_node_free(n);
         return rc;
@@ -503,11 +509,15 @@ int node_apply_delta(gossip_node *n, const wire_msg *m, const wire_delta *d)
                  ep_name(ep), old_addr, new_addr, (unsigned long long)ep->generation);
     }
     merge_delta_record(n, idx, d);
-    if (n->cb.on_change && first_changed != UINT32_MAX) {
+    if (first_changed != UINT32_MAX) {
         for (uint32_t i = first_changed; i < d->kv_count; i++) {
             const wire_kv *k = &m->kvs[d->kv_first + i];
             const gossip_kv *kv = endpoint_find_kv(ep, k->key.ptr, k->key.len);
-            if (kv && kv->version == k->version)
+            if (!kv || kv->version != k->version)
+                continue;
+            if (events_is_key(k->key.ptr, k->key.len))
+                events_on_value(n, ep, kv);
+            else
                 notify(n, GOSSIP_CHANGE_STATE, ep, kv);
         }
     }
@@ -521,12 +531,9 @@ static bool valid_key(const char *key)
     return valid_text(key, GOSSIP_MAX_KEY);
 }
 
-int gossip_node_set_state(gossip_node *n, const char *key, const uint8_t *value, size_t len)
+/* Writes one of our keys and makes the change a rumor. */
+static int own_write(gossip_node *n, const char *key, const uint8_t *value, size_t len)
 {
-    if (!valid_key(key) || (len && !value))
-        return GOSSIP_ERR_INVALID;
-    if (len > n->cfg.max_value_size)
-        return GOSSIP_ERR_OVERSIZE;
     uint64_t before = table_ep(&n->tbl, n->self)->max_version;
     int rc = self_put(n, key, value, len, false);
     if (rc == 0)
@@ -534,9 +541,26 @@ int gossip_node_set_state(gossip_node *n, const char *key, const uint8_t *value,
     return rc;
 }
 
+int gossip_node_set_state(gossip_node *n, const char *key, const uint8_t *value, size_t len)
+{
+    if (!valid_key(key) || (len && !value) || events_is_key(key, strlen(key)))
+        return GOSSIP_ERR_INVALID;
+    if (len > n->cfg.max_value_size)
+        return GOSSIP_ERR_OVERSIZE;
+    return own_write(n, key, value, len);
+}
+
+int gossip_node_event(gossip_node *n, const char *name, const uint8_t *payload, size_t len,
+                      uint64_t *ltime)
+{
+    return events_fire(n, name, payload, len, ltime, own_write);
+}
+
+uint64_t gossip_node_event_clock(const gossip_node *n) { return n->event_clock; }
+
 int gossip_node_del_state(gossip_node *n, const char *key)
 {
-    if (!valid_key(key))
+    if (!valid_key(key) || events_is_key(key, strlen(key)))
         return GOSSIP_ERR_INVALID;
     const gossip_kv *kv = endpoint_find_kv(table_ep(&n->tbl, n->self), key, strlen(key));
     if (!kv || kv->deleted)

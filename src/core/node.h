@@ -36,6 +36,7 @@ struct gossip_node {
     uint64_t seed_next_ms;        /* knowing nobody: next knock on a seed */
     uint32_t seed_knocks;         /* unanswered knocks in a row */
     struct rumors *rumors;        /* hot rumors (rumor.c); NULL with rumor_fanout 0 */
+    uint64_t event_clock;         /* Lamport clock of user events (events.c) */
 };
 
 /* exchange.c */

@@ -17,6 +17,7 @@ static const char *change_kind_name(enum gossip_change_kind kind)
     case GOSSIP_CHANGE_DEAD: return "dead";
     case GOSSIP_CHANGE_LEFT: return "left";
     case GOSSIP_CHANGE_REAPED: return "reaped";
+    case GOSSIP_CHANGE_EVENT: return "event";
     }
     return "unknown";
 }
