@@ -99,7 +99,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.probe_timeout_ms, 500);
     assert_int_equal(c.mtu, 1400);
     assert_int_equal(c.max_members, 100000);
-    assert_int_equal(c.max_value_size, 512);
+    assert_int_equal(c.max_value_size, 1400 - 256); /* derived from --mtu */
+    assert_int_equal(c.max_event_size, 1024);
     assert_int_equal(c.reap_timeout_ms, 3600000);
     assert_int_equal(c.leave_timeout_ms, 5000);
     assert_int_equal(c.http_max_body, 65536);
@@ -307,7 +308,7 @@ static void test_bad_numbers(void **state)
         {"--probe-timeout", "0", "60001"},
         {"--mtu", "511", "65001"},
         {"--max-members", "0", "1000001"},
-        {"--max-value-size", "0", "64745"},
+        {"--max-value-size", "64745", "-1"},
         {"--reap-timeout", "999", "2592000001"},
         {"--leave-timeout", "99", "600001"},
         {"--http-max-body", "1023", "16777217"},
@@ -540,7 +541,8 @@ static void test_handlers(void **state)
 
     static const char *const names[AGENT_EV_COUNT] = {
         "member-join",  "member-leave",  "member-failed", "member-suspect",
-        "member-alive", "member-update", "member-reap",
+        "member-alive", "member-update", "member-reap",   "user",
+        "query",
     };
     for (int e = 0; e < AGENT_EV_COUNT; e++)
         assert_string_equal(agent_event_name((enum agent_event_type)e), names[e]);

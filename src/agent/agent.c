@@ -13,6 +13,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/json_text.h"
+#include "agent/blob_agent.h" /* large payloads */
 
 /* ---- clocks and logging ------------------------------------------------------ */
 
@@ -266,7 +267,15 @@ static void on_change(void *ud, const gossip_change *c)
         snprintf(ev.status, sizeof ev.status, "reaped");
     if (c->key)
         snprintf(ev.key, sizeof ev.key, "%s", c->key);
-    ev.json = event_json(&ev, c);
+    if (type == AGENT_EV_USER && query_is_event(c->key)) {
+        ev.json = query_on_event(a, c); /* NULL: not for us */
+        if (!ev.json)
+            return;
+        ev.type = AGENT_EV_QUERY;
+        type = AGENT_EV_QUERY;
+    } else {
+        ev.json = event_json(&ev, c);
+    }
     if (!ev.json) {
         agent_log(a, GOSSIP_LOG_ERROR, "msg=\"event dropped: out of memory\" member=%s", ev.name);
         return;
@@ -352,6 +361,23 @@ long agent_events_read_sse(agent *a, uint64_t *cursor, char *out, size_t cap, in
     }
     agent_unlock(a);
     return (long)len;
+}
+
+void agent_on_frame(agent *a, uint8_t kind, const char *from, const uint8_t *buf, size_t len)
+{
+    (void)from;
+    switch (kind) {
+    case AGENT_FRAME_QUERY_REPLY:
+    case AGENT_FRAME_QUERY_RELAY:
+        query_on_frame(a, kind, buf, len);
+        break;
+    case AGENT_FRAME_BLOB:
+        agent_blob_deliver(a, from, buf, len);
+        break;
+    default:
+        a->net_stats.tcp_errors++; /* a kind this agent does not serve */
+        break;
+    }
 }
 
 /* ---- the data dir ------------------------------------------------------------- */
@@ -541,6 +567,7 @@ static void stop_loop(agent *a)
         return;
     a->shutting_down = true;
     pthread_cond_broadcast(&a->events_cond);
+    query_wake_all(a);
     uv_timer_stop(&a->tick_timer);
     close_handle((uv_handle_t *)&a->tick_timer);
     close_handle((uv_handle_t *)&a->persist_timer);
@@ -551,6 +578,7 @@ static void stop_loop(agent *a)
     close_handle((uv_handle_t *)&a->sig_hup);
     transport_close(&a->net);
     handlers_close(&a->hnd);
+    agent_blob_close(a);
 }
 
 /* An address to advertise when bound to 0.0.0.0 / [::]: the first
@@ -687,11 +715,13 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
                    a->cfg.persist_interval_ms);
     snapshot(a); /* the new generation is on disk before we speak */
     a->known_at_start = st.n_members;
+    agent_blob_open(a, err, err_len); /* last: blobs never stop the start (blob_agent.c) */
     return 0;
 }
 
 static void agent_destroy(agent *a)
 {
+    agent_blob_free(a);
     if (a->node)
         gossip_node_free(a->node);
     for (size_t i = 0; i < a->ring_count; i++)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include <gossip/gossip.h>
@@ -88,6 +89,25 @@ int agent_fire_event(agent *a, const char *name, const uint8_t *payload, size_t 
 /* Lock held.  Marks a dead or suspect member as left (Serf's force-leave).
  * GOSSIP_ERR_NOT_FOUND: no such member; GOSSIP_ERR_INVALID: self or alive. */
 int agent_force_leave(agent *a, const char *name);
+
+/* A query (query.c): NAME and payload to the members matching the filters
+ * (tags: JSON object of key -> value, all must match; names: JSON array;
+ * NULL: everyone), acks and answers collected for timeout_ms. */
+typedef struct agent_query_req {
+    const char *name;
+    const uint8_t *payload;
+    size_t len;
+    json_t *tags;
+    json_t *names;
+    uint32_t timeout_ms;
+    int relay;                    /* extra paths each answer takes, 0..AGENT_MAX_QUERY_RELAY */
+} agent_query_req;
+#define AGENT_MAX_QUERY_RELAY 5
+#define AGENT_MAX_QUERY_TIMEOUT_MS 60000
+/* Called WITHOUT the lock; blocks until the timeout.  On success *out is
+ * {id, acks: [names], responses: {name: answer}, ack_count, response_count};
+ * otherwise a GOSSIP_ERR_* with a message in err. */
+int agent_query(agent *a, const agent_query_req *req, json_t **out, char *err, size_t err_len);
 
 /* Server-sent events for /v1/watch.  Copies whole SSE frames of the events
  * after *cursor into out (at most cap bytes) and advances *cursor.  With no

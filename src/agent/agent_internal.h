@@ -27,7 +27,22 @@ typedef struct transport {
     uint8_t rxbuf[65536];
 } transport;
 
+/* TCP frame kinds.  A new kind is added here and dispatched in
+ * agent_on_frame (agent.c). */
+enum agent_frame_kind {
+    AGENT_FRAME_DATAGRAM = 1,      /* an engine datagram (the fallback probe path) */
+    AGENT_FRAME_QUERY_REPLY = 2,   /* an ack or response to a query (query.c) */
+    AGENT_FRAME_QUERY_RELAY = 3,   /* the same, to be forwarded to the asker */
+    AGENT_FRAME_BLOB = 4,          /* large payloads */
+    AGENT_FRAME_KV = 5,            /* key-value store */
+    AGENT_FRAME_KINDS
+};
+
 int transport_open(transport *t, struct agent *a, char *err, size_t err_len);
+/* Sends one frame of `kind` to addr over TCP (connecting if needed);
+ * false when it was dropped (connection bound, queue full, too large). */
+bool transport_send_frame(transport *t, const char *addr, uint8_t kind, const uint8_t *buf,
+                          size_t len);
 /* Closes every handle (the loop must run once more to finish). */
 void transport_close(transport *t);
 /* The engine's send callback. */
@@ -85,6 +100,25 @@ void handlers_kick(handlers *h);
 /* Kills running scripts and frees the queue. */
 void handlers_close(handlers *h);
 
+/* ---- queries (query.c) ------------------------------------------------------ */
+
+#define AGENT_QUERY_EVENT "_query" /* the user-event name queries travel as */
+#define AGENT_MAX_QUERIES 16       /* queries this agent asks at once */
+
+typedef struct query_pending query_pending;
+
+bool query_is_event(const char *name);
+/* A "_query" event arrived (lock held): acks it when this member matches
+ * and returns the query's JSON for watchers and handlers (malloc'd), else
+ * NULL. */
+char *query_on_event(struct agent *a, const gossip_change *c);
+/* A "query" handler finished with `out` on its stdout: answer the asker. */
+void query_respond(struct agent *a, const char *query_json, const uint8_t *out, size_t len);
+/* Shutting down: queries waiting for answers return now (lock held). */
+void query_wake_all(struct agent *a);
+/* An AGENT_FRAME_QUERY_REPLY or _RELAY frame (loop thread, lock held). */
+void query_on_frame(struct agent *a, uint8_t kind, const uint8_t *buf, size_t len);
+
 /* ---- the agent ------------------------------------------------------------ */
 
 struct agent {
@@ -122,6 +156,7 @@ struct agent {
     char pending_joins[AGENT_MAX_JOINS][GOSSIP_MAX_ADDR + 1];
     size_t n_pending_joins;
     bool leave_requested;
+    query_pending *queries;        /* our own queries waiting for answers */
 
     bool leaving;
     int exit_code;
@@ -140,6 +175,10 @@ bool agent_on_loop(struct agent *a);
 /* Runs the engine's tick and re-arms the timer; call after anything that
  * may have changed the engine's deadline (loop thread, lock held). */
 void agent_reschedule(struct agent *a);
+/* A TCP frame of a kind other than AGENT_FRAME_DATAGRAM (loop thread, lock
+ * held); `from` is the sender's advertised address. */
+void agent_on_frame(struct agent *a, uint8_t kind, const char *from, const uint8_t *buf,
+                    size_t len);
 /* Feeds one datagram to the engine (loop thread, lock held). */
 void agent_deliver(struct agent *a, const char *from, const uint8_t *buf, size_t len);
 

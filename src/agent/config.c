@@ -96,6 +96,7 @@ static const char *const event_names[AGENT_EV_COUNT] = {
     [AGENT_EV_MEMBER_FAILED] = "member-failed", [AGENT_EV_MEMBER_SUSPECT] = "member-suspect",
     [AGENT_EV_MEMBER_ALIVE] = "member-alive",   [AGENT_EV_MEMBER_UPDATE] = "member-update",
     [AGENT_EV_MEMBER_REAP] = "member-reap",     [AGENT_EV_USER] = "user",
+    [AGENT_EV_QUERY] = "query",
 };
 
 const char *agent_event_name(enum agent_event_type t)
@@ -283,7 +284,7 @@ static const opt opts[] = {
     {"handler", "handler", K_HANDLER, NOFIELD, 0, 0, "[EVENTS=]PATH",
      "run the executable PATH on each event in the comma-separated EVENTS list "
      "(member-join, member-leave, member-failed, member-suspect, member-alive, "
-     "member-update, member-reap, user), or on every event without a list; the event "
+     "member-update, member-reap, user, query), or on every event without a list; the event "
      "comes as JSON on stdin and in environment variables (repeatable, up to "
      "16; given on the command line they replace the config file's list)"},
     {"mode", "mode", K_MODE, FIELD(mode), 0, 0, "push|pull|pushpull",
@@ -310,8 +311,9 @@ static const opt opts[] = {
     {"leave-timeout", "leave_timeout", K_U32, FIELD(leave_timeout_ms), 100, 600000, "MS",
      "milliseconds a graceful leave (SIGTERM, POST /v1/leave) waits at most"},
     {"max-event-size", "max_event_size", K_U32, FIELD(max_event_size), 0, 65536, "BYTES",
-     "bytes in a user event's payload (POST /v1/event/NAME); with its name it "
-     "must fit --max-value-size"},
+     "bytes in a user event's or query's payload (POST /v1/event/NAME); with a "
+     "64-byte name and 9 bytes it must fit --max-value-size (0: 1024, or "
+     "what --max-value-size leaves)"},
     {"event-buffer", "event_buffer", K_U32, FIELD(event_buffer), 0, GOSSIP_MAX_EVENT_BUFFER,
      "N", "user events each member keeps so that members that were away catch "
      "up (0: no user events)"},
@@ -423,7 +425,7 @@ void agent_config_defaults(agent_config *c)
     c->mtu = g.mtu;                             /* 1400 */
     c->max_members = g.max_members;             /* 100000 */
     c->max_value_size = 0;                      /* derived: --mtu minus 256 (1144) */
-    c->max_event_size = 1024;
+    c->max_event_size = 0; /* derived: 1024, or what --max-value-size leaves */
     c->event_buffer = g.event_buffer;           /* 16 */
     c->reap_timeout_ms = g.reap_timeout_ms;     /* 1 hour */
     c->leave_timeout_ms = 5000;
@@ -540,7 +542,7 @@ static int add_handler(agent_config *c, const char *text, const char *w, char *e
                 set_err(err, err_len,
                         "%s: unknown event \"%.*s\" (events: member-join, member-leave, "
                         "member-failed, member-suspect, member-alive, member-update, "
-                        "member-reap, user)",
+                        "member-reap, user, query)",
                         w, (int)len, p);
                 return -1;
             }
@@ -930,8 +932,12 @@ static int validate(agent_config *c, char *err, size_t err_len)
                 (unsigned long)(c->mtu - 256), (unsigned long)c->max_value_size);
         return -1;
     }
-    if (c->event_buffer && (uint64_t)c->max_event_size + 9 + GOSSIP_MAX_EVENT_NAME >
-                               c->max_value_size) {
+    uint32_t event_room = c->max_value_size > 9 + GOSSIP_MAX_EVENT_NAME
+                              ? c->max_value_size - 9 - GOSSIP_MAX_EVENT_NAME
+                              : 0;
+    if (c->max_event_size == 0)
+        c->max_event_size = event_room < 1024 ? event_room : 1024;
+    if (c->event_buffer && c->max_event_size > event_room) {
         set_err(err, err_len,
                 "--max-event-size: with a %d-byte name and a 9-byte header it must fit "
                 "--max-value-size (%lu): at most %lu, got %lu",

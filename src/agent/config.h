@@ -32,6 +32,7 @@ enum agent_event_type {
     AGENT_EV_MEMBER_UPDATE,     /* a member's application state changed */
     AGENT_EV_MEMBER_REAP,       /* a dead or left member was forgotten */
     AGENT_EV_USER,              /* a user event (POST /v1/event/NAME on any member) */
+    AGENT_EV_QUERY,             /* a query this member matches; a handler's stdout answers it */
     AGENT_EV_COUNT
 };
 const char *agent_event_name(enum agent_event_type t); /* "member-join", ... */

@@ -26,7 +26,12 @@ struct handler_job {
     uv_timer_t timer;
     uv_write_t write_req;
     int handles_open;
-    bool exited, timed_out;
+    bool exited, timed_out, succeeded;
+    /* A "query" job answers with its stdout (at most max_event_size bytes). */
+    bool query, out_eof;
+    uv_pipe_t stdout_pipe;
+    uint8_t *out;
+    size_t out_len;
     handler_job *next;
 };
 
@@ -39,6 +44,7 @@ void handlers_init(handlers *h, agent *a)
 static void job_free(handler_job *j)
 {
     free(j->ev.json);
+    free(j->out);
     free(j);
 }
 
@@ -64,11 +70,18 @@ static void start_next(handlers *h);
 static void job_finish(handler_job *j)
 {
     handlers *h = j->h;
+    if (j->query && j->succeeded && !j->timed_out && !h->closing) {
+        while (j->out_len > 0 && j->out[j->out_len - 1] == '\n')
+            j->out_len--; /* like $(...): the final newlines are not the answer */
+        query_respond(h->a, j->ev.json, j->out, j->out_len);
+    }
     unlink_running(h, j);
     uv_close((uv_handle_t *)&j->proc, job_on_closed);
     uv_close((uv_handle_t *)&j->timer, job_on_closed);
     if (!uv_is_closing((uv_handle_t *)&j->stdin_pipe))
         uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);
+    if (j->query && !uv_is_closing((uv_handle_t *)&j->stdout_pipe))
+        uv_close((uv_handle_t *)&j->stdout_pipe, job_on_closed);
     if (!h->closing)
         start_next(h);
 }
@@ -79,10 +92,12 @@ static void job_on_exit(uv_process_t *p, int64_t status, int signal)
     agent *a = j->h->a;
     char esc[2 * AGENT_MAX_PATH];
     agent_lock(a);
+    j->exited = true;
     if (j->timed_out) {
         j->h->stats.timed_out++;
     } else if (status == 0 && signal == 0) {
         j->h->stats.succeeded++;
+        j->succeeded = true;
     } else {
         j->h->stats.failed++;
         agent_log(a, GOSSIP_LOG_WARN,
@@ -90,7 +105,35 @@ static void job_on_exit(uv_process_t *p, int64_t status, int signal)
                   " signal=%d", agent_logfmt_escape(j->handler->path, esc, sizeof esc), agent_event_name(j->ev.type), j->ev.name,
                   status, signal);
     }
-    job_finish(j);
+    if (!j->query || j->out_eof || j->timed_out)
+        job_finish(j); /* a query job also waits for the end of its stdout */
+    agent_unlock(a);
+}
+
+static void job_out_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+    handler_job *j = hd->data;
+    size_t cap = j->h->a->cfg.max_event_size;
+    *buf = uv_buf_init((char *)j->out + j->out_len, (unsigned)(cap + 1 - j->out_len));
+}
+
+static void job_on_out(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    handler_job *j = s->data;
+    agent *a = j->h->a;
+    agent_lock(a);
+    if (nread > 0)
+        j->out_len += (size_t)nread;
+    if (j->out_len > a->cfg.max_event_size) { /* too long an answer: truncated */
+        j->out_len = a->cfg.max_event_size;
+        nread = UV_EOF;
+    }
+    if (nread < 0 && !j->out_eof) {
+        j->out_eof = true;
+        uv_read_stop(s);
+        if (j->exited)
+            job_finish(j);
+    }
     agent_unlock(a);
 }
 
@@ -157,6 +200,15 @@ static void job_start(handlers *h, handler_job *j)
     stdio[0].data.stream = (uv_stream_t *)&j->stdin_pipe;
     stdio[1].flags = UV_INHERIT_FD; /* the script's output joins our log stream */
     stdio[1].data.fd = 2;
+    if (j->ev.type == AGENT_EV_QUERY) /* its stdout is the answer */
+        j->out = malloc((size_t)a->cfg.max_event_size + 1);
+    j->query = j->out != NULL;
+    if (j->query) {
+        uv_pipe_init(&a->loop, &j->stdout_pipe, 0);
+        j->stdout_pipe.data = j;
+        stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        stdio[1].data.stream = (uv_stream_t *)&j->stdout_pipe;
+    }
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
     uv_process_options_t opt = {0};
@@ -167,7 +219,7 @@ static void job_start(handlers *h, handler_job *j)
     opt.stdio = stdio;
     opt.stdio_count = 3;
     int rc = uv_spawn(&a->loop, &j->proc, &opt);
-    j->handles_open = 3;
+    j->handles_open = j->query ? 4 : 3;
     if (rc != 0) {
         h->stats.failed++;
         char esc[2 * AGENT_MAX_PATH];
@@ -176,8 +228,12 @@ static void job_start(handlers *h, handler_job *j)
         uv_close((uv_handle_t *)&j->proc, job_on_closed);
         uv_close((uv_handle_t *)&j->timer, job_on_closed);
         uv_close((uv_handle_t *)&j->stdin_pipe, job_on_closed);
+        if (j->query)
+            uv_close((uv_handle_t *)&j->stdout_pipe, job_on_closed);
         return;
     }
+    if (j->query)
+        uv_read_start((uv_stream_t *)&j->stdout_pipe, job_out_alloc, job_on_out);
     h->stats.started++;
     j->next = h->running;
     h->running = j;
@@ -186,6 +242,7 @@ static void job_start(handlers *h, handler_job *j)
     /* The JSON (and a newline) to stdin; the buffer lives in the job. */
     size_t len = strlen(j->ev.json);
     j->ev.json[len] = '\n';
+    j->ev.json[len + 1] = '\0'; /* still a string: a query job parses it again */
     uv_buf_t b = uv_buf_init(j->ev.json, (unsigned)len + 1);
     j->write_req.data = j;
     if (uv_write(&j->write_req, (uv_stream_t *)&j->stdin_pipe, &b, 1, job_on_written) != 0)

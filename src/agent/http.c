@@ -32,6 +32,7 @@
 #include "agent/http.h"
 #include "agent/http_internal.h"
 #include "agent/json_text.h"
+#include "agent/blob_agent.h" /* blobs: PUT /v1/blob, GET /v1/blob/HASH */
 
 #define HTTP_TIMEOUT_S 30          /* idle connection timeout */
 #define HTTP_CONN_MEMORY (512 * 1024) /* MHD's per-connection memory pool: a
@@ -360,7 +361,7 @@ static enum MHD_Result h_self(const http_call *c)
 
 static json_t *config_json(const agent_config *cfg)
 {
-    json_t *joins = json_array(), *tags = json_object(), *handlers = json_array();
+    json_t *joins = json_array(), *tags = json_object(), *handler_list = json_array();
     for (size_t i = 0; i < cfg->n_joins; i++)
         json_array_append_new(joins, agent_json_text(cfg->joins[i]));
     for (size_t i = 0; i < cfg->n_tags; i++) {
@@ -374,7 +375,7 @@ static json_t *config_json(const agent_config *cfg)
         for (int e = 0; e < AGENT_EV_COUNT; e++)
             if (cfg->handlers[i].events & (1u << e))
                 json_array_append_new(ev, json_string(agent_event_name((enum agent_event_type)e)));
-        json_array_append_new(handlers, json_pack("{s:o,s:o}", "events", ev, "path",
+        json_array_append_new(handler_list, json_pack("{s:o,s:o}", "events", ev, "path",
                                                   agent_json_text(cfg->handlers[i].path)));
     }
     json_t *o = json_object();
@@ -386,7 +387,7 @@ static json_t *config_json(const agent_config *cfg)
     json_object_set_new(o, "http_token_set", json_boolean(cfg->http_token[0] != '\0'));
     json_object_set_new(o, "data_dir", agent_json_text(cfg->data_dir));
     json_object_set_new(o, "tags", tags);
-    json_object_set_new(o, "handlers", handlers);
+    json_object_set_new(o, "handlers", handler_list);
     json_object_set_new(o, "log_level", json_string(log_level_name(cfg->log_level)));
     json_object_set_new(o, "config_file", agent_json_text(cfg->config_file));
     json_object_set_new(o, "mode", json_string(mode_name(cfg->mode)));
@@ -711,6 +712,10 @@ static enum MHD_Result h_event(const http_call *c)
         return send_error(c->h, c->conn, 400, "%s", why);
     if (!agent_utf8_valid((const uint8_t *)c->arg, strlen(c->arg)))
         return send_error(c->h, c->conn, 400, "event name must be UTF-8 text");
+    if (c->arg[0] == '_')
+        return send_error(c->h, c->conn, 400,
+                          "event names starting with '_' are the agent's own (queries use "
+                          "POST /v1/query/NAME)");
     agent_lock(c->a);
     uint32_t max_size = agent_cfg(c->a)->max_event_size;
     uint64_t ltime = 0;
@@ -728,6 +733,107 @@ static enum MHD_Result h_event(const http_call *c)
     return send_json(c->h, c->conn, 200,
                      json_pack("{s:o,s:o,s:o}", "event", agent_json_text(c->arg), "ltime",
                                json_u64(ltime), "size", json_u64(c->body_len)));
+}
+
+/* ---- blobs (docs/large-payloads.md; the engine glue is blob_agent.c) ----- */
+
+/* PUT /v1/blob: the body is the payload; answers its hash. */
+static enum MHD_Result h_blob_put(const http_call *c)
+{
+    char hex[BLOB_HEX_BYTES + 1];
+    int rc = agent_blob_put(c->a, (const uint8_t *)c->body, c->body_len, hex);
+    if (rc == GOSSIP_ERR_OVERSIZE)
+        return send_error(c->h, c->conn, 413, "blob of %zu bytes is over the blob cap (%zu bytes)",
+                          c->body_len, agent_blob_max_body(c->a));
+    if (rc == GOSSIP_ERR_INVALID)
+        return send_error(c->h, c->conn, 400, "empty blob: the request body is the payload");
+    if (rc == GOSSIP_ERR_FULL)
+        return send_error(c->h, c->conn, 507, "the blob store is full");
+    if (rc == GOSSIP_ERR_NOT_FOUND)
+        return send_error(c->h, c->conn, 503, "blobs are disabled on this agent (see its log)");
+    if (rc)
+        return send_error(c->h, c->conn, 503, "cannot store the blob: %s", gossip_strerror(rc));
+    return send_json(c->h, c->conn, 200,
+                     json_pack("{s:s,s:o}", "hash", hex, "size", json_u64(c->body_len)));
+}
+
+/* GET /v1/blob/HASH: the payload's bytes. */
+static enum MHD_Result h_blob_get(const http_call *c)
+{
+    uint8_t *data;
+    size_t len;
+    bool pending;
+    int rc = agent_blob_read(c->a, c->arg, &data, &len, &pending);
+    if (rc == GOSSIP_ERR_INVALID)
+        return send_error(c->h, c->conn, 400, "HASH must be 64 hex digits, got \"%.80s\"",
+                          c->arg);
+    if (rc == GOSSIP_ERR_NOT_FOUND)
+        return send_error(c->h, c->conn, 404, "no blob %s here%s", c->arg,
+                          pending ? " yet (it is being fetched)" : "");
+    if (rc)
+        return send_error(c->h, c->conn, 503, "cannot read the blob: %s", gossip_strerror(rc));
+    return send_text(c->h, c->conn, 200, "application/octet-stream", (char *)data, len, NULL);
+}
+
+/* POST /v1/query/NAME[?tag=k=v,k2=v2][&name=a,b][&timeout=MS][&relay=R]:
+ * the body is the payload; answers after the timeout. */
+static json_t *split_list(const char *s, bool pairs, char *why, size_t why_len)
+{
+    json_t *out = pairs ? json_object() : json_array();
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!pairs) {
+            json_array_append_new(out, json_string(tok));
+            continue;
+        }
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok) {
+            snprintf(why, why_len, "tag: want key=value[,key=value...], got \"%.60s\"", tok);
+            json_decref(out);
+            return NULL;
+        }
+        *eq = 0;
+        json_object_set_new(out, tok, json_string(eq + 1));
+    }
+    return out;
+}
+
+static enum MHD_Result h_query(const http_call *c)
+{
+    char why[160];
+    if (!path_text_ok(c->arg, GOSSIP_MAX_EVENT_NAME, "query name", why, sizeof why))
+        return send_error(c->h, c->conn, 400, "%s", why);
+    agent_query_req req = {.name = c->arg, .payload = (const uint8_t *)c->body,
+                           .len = c->body_len, .timeout_ms = 2000, .relay = 0};
+    uint64_t v;
+    const char *t = query(c, "timeout"), *r = query(c, "relay"), *tag = query(c, "tag"),
+               *names = query(c, "name");
+    if (t && (!parse_u64(t, &v) || v < 1 || v > AGENT_MAX_QUERY_TIMEOUT_MS))
+        return send_error(c->h, c->conn, 400, "timeout: must be 1..%d ms, got \"%s\"",
+                          AGENT_MAX_QUERY_TIMEOUT_MS, t);
+    if (t)
+        req.timeout_ms = (uint32_t)v;
+    if (r && (!parse_u64(r, &v) || v > AGENT_MAX_QUERY_RELAY))
+        return send_error(c->h, c->conn, 400, "relay: must be 0..%d, got \"%s\"",
+                          AGENT_MAX_QUERY_RELAY, r);
+    if (r)
+        req.relay = (int)v;
+    if (tag && !(req.tags = split_list(tag, true, why, sizeof why)))
+        return send_error(c->h, c->conn, 400, "%s", why);
+    if (names)
+        req.names = split_list(names, false, why, sizeof why);
+    json_t *out = NULL;
+    int rc = agent_query(c->a, &req, &out, why, sizeof why);
+    json_decref(req.tags);
+    json_decref(req.names);
+    if (rc)
+        return send_error(c->h, c->conn, rc == GOSSIP_ERR_OVERSIZE ? 413 : rc == GOSSIP_ERR_FULL
+                                                                           ? 503
+                                                                           : 400,
+                          "query: %s", why);
+    return send_json(c->h, c->conn, 200, out);
 }
 
 /* ---- /v1/watch: server-sent events -------------------------------------- */
@@ -900,7 +1006,10 @@ static const route routes[] = {
     {"/v1/leave", false, M_POST, h_leave},
     {"/v1/force-leave/", true, M_POST, h_force_leave},
     {"/v1/event/", true, M_POST, h_event},
+    {"/v1/query/", true, M_POST, h_query},
     {"/v1/watch", false, M_GET, h_watch},
+    {"/v1/blob", false, M_PUT, h_blob_put},
+    {"/v1/blob/", true, M_GET, h_blob_get},
     {"/metrics", false, M_GET, h_metrics},
 };
 
@@ -957,7 +1066,8 @@ typedef struct http_req {
     const route *rt;
     char *body;
     size_t len, cap;
-    size_t overflow;              /* bytes past max_body, discarded */
+    size_t overflow;              /* bytes past the cap, discarded */
+    size_t limit;                 /* body cap: http_max_body; the blob cap for PUT /v1/blob */
 } http_req;
 
 /* The first call, headers in: authenticate, route, check Content-Length.
@@ -984,20 +1094,22 @@ static enum MHD_Result begin(agent_http *h, struct MHD_Connection *conn, const c
         return send_error_allow(h, conn, 405, allow, "method %s not allowed on %s (allowed: %s)",
                                 method, url, allow);
     }
+    r->limit = r->rt->fn == h_blob_put ? agent_blob_max_body(h->a) : h->max_body;
     uint64_t declared;
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && parse_u64(cl, &declared) && declared > h->max_body)
-        return send_error(h, conn, 413, "request body of %llu bytes is over http_max_body (%zu)",
-                          (unsigned long long)declared, h->max_body);
+    if (cl && parse_u64(cl, &declared) && declared > r->limit)
+        return send_error(h, conn, 413, "request body of %llu bytes is over %s (%zu)",
+                          (unsigned long long)declared,
+                          r->rt->fn == h_blob_put ? "the blob cap" : "http_max_body", r->limit);
     return MHD_YES;
 }
 
-/* Keeps up to max_body bytes of the body; returns false to hang up on a
+/* Keeps up to the request's cap (r->limit) of the body; returns false to hang up on a
  * client that keeps sending far past the cap. */
 static bool take_upload(agent_http *h, http_req *r, const char *data, size_t n)
 {
-    if (r->overflow || r->len + n > h->max_body) {
+    if (r->overflow || r->len + n > r->limit) {
         r->overflow += n;
         return r->overflow <= HTTP_MAX_DISCARD;
     }
@@ -1005,8 +1117,8 @@ static bool take_upload(agent_http *h, http_req *r, const char *data, size_t n)
         size_t cap = r->cap ? r->cap : 1024;
         while (cap < r->len + n)
             cap *= 2;
-        if (cap > h->max_body)
-            cap = h->max_body;
+        if (cap > r->limit)
+            cap = r->limit;
         char *p = realloc(r->body, cap);
         if (!p)
             return false;
@@ -1043,8 +1155,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return keep ? MHD_YES : MHD_NO;
     }
     if (r->overflow)
-        return send_error(h, conn, 413, "request body is over http_max_body (%zu bytes)",
-                          h->max_body);
+        return send_error(h, conn, 413, "request body is over %s (%zu bytes)",
+                          r->rt->fn == h_blob_put ? "the blob cap" : "http_max_body", r->limit);
     size_t plen = strlen(r->rt->path);
     http_call c = {h, h->a, conn, r->rt->prefix ? url + plen : NULL, r->body, r->len};
     return r->rt->fn(&c);

@@ -18,9 +18,9 @@
 
 #include "agent/agent_internal.h"
 
-#define FRAME_KIND_DATAGRAM 1
 #define FRAME_HEADER 6           /* length + kind + address length */
-#define CONN_QUEUE_MAX 65536     /* bytes queued on one connection before we drop */
+#define CONN_QUEUE_SLACK 65536   /* bytes queued on one connection beyond one
+                                  * largest frame before we drop */
 
 struct peer_path {
     char addr[GOSSIP_MAX_ADDR + 1]; /* "" = free slot */
@@ -288,7 +288,7 @@ static void conn_deliver_frames(tcp_conn *c)
         if (c->rlen - off - 4 < flen)
             break;
         uint8_t kind = p[4], alen = p[5];
-        if (kind != FRAME_KIND_DATAGRAM || alen == 0 || alen > GOSSIP_MAX_ADDR ||
+        if (kind == 0 || kind >= AGENT_FRAME_KINDS || alen == 0 || alen > GOSSIP_MAX_ADDR ||
             (size_t)alen + 2 > flen) {
             stats(t)->tcp_errors++;
             conn_close(c);
@@ -299,7 +299,10 @@ static void conn_deliver_frames(tcp_conn *c)
         from[alen] = 0;
         stats(t)->tcp_frames_in++;
         stats(t)->tcp_bytes_in += 4u + flen;
-        agent_deliver(t->a, from, p + FRAME_HEADER + alen, flen - 2 - alen);
+        if (kind == AGENT_FRAME_DATAGRAM)
+            agent_deliver(t->a, from, p + FRAME_HEADER + alen, flen - 2 - alen);
+        else
+            agent_on_frame(t->a, kind, from, p + FRAME_HEADER + alen, flen - 2 - alen);
         if (c->closing)
             return;
         off += 4u + flen;
@@ -407,13 +410,15 @@ static tcp_conn *conn_to(transport *t, const char *addr)
     return c;
 }
 
-/* Sends one datagram as a frame; false when it was dropped. */
-static bool tcp_send(transport *t, const char *addr, const uint8_t *buf, size_t len)
+bool transport_send_frame(transport *t, const char *addr, uint8_t kind, const uint8_t *buf,
+                          size_t len)
 {
-    tcp_conn *c = conn_to(t, addr);
     size_t alen = strlen(t->a->advertise);
     size_t flen = 2 + alen + len;
-    if (!c || c->queued + 4 + flen > CONN_QUEUE_MAX)
+    if (!t->tcp_open || flen > t->a->cfg.tcp_max_frame)
+        return false;
+    tcp_conn *c = conn_to(t, addr);
+    if (!c || c->queued + 4 + flen > (size_t)t->a->cfg.tcp_max_frame + CONN_QUEUE_SLACK)
         return false;
     write_req *w = malloc(sizeof *w + 4 + flen);
     if (!w)
@@ -425,7 +430,7 @@ static bool tcp_send(transport *t, const char *addr, const uint8_t *buf, size_t 
     p[1] = (uint8_t)(flen >> 16);
     p[2] = (uint8_t)(flen >> 8);
     p[3] = (uint8_t)flen;
-    p[4] = FRAME_KIND_DATAGRAM;
+    p[4] = kind;
     p[5] = (uint8_t)alen;
     memcpy(p + FRAME_HEADER, t->a->advertise, alen);
     memcpy(p + FRAME_HEADER + alen, buf, len);
@@ -535,7 +540,8 @@ void transport_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
     if (!p->first_tx_ms)
         p->first_tx_ms = now;
     uint64_t since = p->last_udp_rx_ms ? p->last_udp_rx_ms : p->first_tx_ms;
-    if (now - since > fallback_ms(t) && tcp_send(t, addr, buf, len))
+    if (now - since > fallback_ms(t) &&
+        transport_send_frame(t, addr, AGENT_FRAME_DATAGRAM, buf, len))
         stats(t)->tcp_fallback_sends++;
 }
 

@@ -25,6 +25,11 @@ typedef struct ctl {
     const char *token;
     bool json;
     const char *status; /* members --status */
+    const char *tags[MAX_ARGS]; /* query --tag k=v (repeatable) */
+    int n_tags;
+    const char *names;  /* query --node a,b */
+    const char *timeout; /* query --timeout MS */
+    const char *relay;  /* query --relay R */
     const char *args[MAX_ARGS];
     int n_args;
     ctl_client cl;
@@ -58,6 +63,8 @@ static const char global_usage[] =
     "  state get KEY              print the value of this node's application-state KEY\n"
     "  state set KEY VALUE|-      set KEY (VALUE '-' reads it from standard input)\n"
     "  state del KEY              delete KEY\n"
+    "  blob put FILE|-            store a file as a blob and spread it; prints its hash\n"
+    "  blob get HASH [-o FILE]    write the blob HASH to FILE (default: standard output)\n"
     "  watch                      print membership and state events as they happen\n"
     "  metrics                    print the Prometheus metrics\n"
     "\n"
@@ -280,6 +287,70 @@ static int cmd_event(ctl *c)
     return rc;
 }
 
+/* Appends "&name=value" (value escaped) to path; -1 when it does not fit. */
+static int add_param(char *path, size_t cap, const char *name, const char *value)
+{
+    char esc[1024];
+    if (ctl_escape(value, esc, sizeof esc) != 0)
+        return -1;
+    size_t used = strlen(path);
+    int n = snprintf(path + used, cap - used, "%c%s=%s", strchr(path, '?') ? '&' : '?', name,
+                     esc);
+    return n < 0 || (size_t)n >= cap - used ? -1 : 0;
+}
+
+/* query NAME [PAYLOAD|-] [--tag k=v]... [--node a,b] [--timeout MS] [--relay R] */
+static int cmd_query(ctl *c)
+{
+    char path[4096], tags[1024] = "";
+    if (escaped_path(path, sizeof path, "/v1/query/", c->args[0]) != 0)
+        return usage_error(find_command("query"), "NAME is too long: %.40s...", c->args[0]);
+    for (int i = 0; i < c->n_tags; i++) {
+        size_t used = strlen(tags);
+        snprintf(tags + used, sizeof tags - used, "%s%s", i ? "," : "", c->tags[i]);
+    }
+    if ((tags[0] && add_param(path, sizeof path, "tag", tags) != 0) ||
+        (c->names && add_param(path, sizeof path, "name", c->names) != 0) ||
+        (c->timeout && add_param(path, sizeof path, "timeout", c->timeout) != 0) ||
+        (c->relay && add_param(path, sizeof path, "relay", c->relay) != 0))
+        return usage_error(find_command("query"), "the filters are too long%s", "");
+    const char *payload = c->n_args > 1 ? c->args[1] : "";
+    size_t len = strlen(payload);
+    char *owned = NULL;
+    if (strcmp(payload, "-") == 0) {
+        owned = read_stdin(&len);
+        if (!owned)
+            return CTL_EXIT_USAGE;
+        payload = owned;
+    }
+    ctl_response r;
+    int rc = call(c, "POST", path, payload, len, NULL, &r);
+    free(owned);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    json_t *j = r.len ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    if (c->json || !j) {
+        rc = confirm(c, &r, NULL, "");
+    } else {
+        json_t *acks = json_object_get(j, "acks"), *resp = json_object_get(j, "responses");
+        printf("%zu acks, %zu responses\n", json_array_size(acks), json_object_size(resp));
+        const char *name;
+        json_t *v;
+        json_object_foreach(resp, name, v) {
+            if (json_is_string(v))
+                printf("%-20s %s\n", name, json_string_value(v));
+            else {
+                char *t = json_dumps(v, JSON_COMPACT);
+                printf("%-20s %s\n", name, t ? t : "?");
+                free(t);
+            }
+        }
+    }
+    json_decref(j);
+    ctl_response_free(&r);
+    return rc;
+}
+
 /* Reads standard input whole, at most STDIN_VALUE_MAX bytes. */
 static char *read_stdin(size_t *len)
 {
@@ -422,6 +493,97 @@ static int cmd_metrics(ctl *c)
     return CTL_EXIT_OK;
 }
 
+/* ---- blob put FILE | blob get HASH [-o FILE] (docs/large-payloads.md) ---------- */
+
+#define BLOB_FILE_MAX (4ull << 30) /* the agent's cap is far lower */
+
+/* Reads a whole file ("-": standard input) into a malloc'd buffer. */
+static char *read_whole(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "gossipctl: cannot open %s\n", path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            char *nb = cap < BLOB_FILE_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                fprintf(stderr, "gossipctl: %s is too large to read\n", path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                fprintf(stderr, "gossipctl: cannot read %s\n", path);
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int cmd_blob(ctl *c)
+{
+    const command *self = find_command("blob");
+    const char *sub = c->args[0];
+    if (strcmp(sub, "put") == 0 && c->n_args == 2) {
+        size_t len;
+        char *data = read_whole(c->args[1], &len);
+        if (!data)
+            return CTL_EXIT_USAGE;
+        ctl_response r;
+        int rc = call(c, "PUT", "/v1/blob", data, len, "application/octet-stream", &r);
+        free(data);
+        if (rc != CTL_EXIT_OK)
+            return rc;
+        json_t *j = parse_answer(&r);
+        const char *hash = j ? json_string_value(json_object_get(j, "hash")) : NULL;
+        if (c->json && j)
+            out_json(stdout, j);
+        else if (hash)
+            puts(hash);
+        rc = hash ? CTL_EXIT_OK : CTL_EXIT_API;
+        json_decref(j);
+        ctl_response_free(&r);
+        return rc;
+    }
+    bool to_file = c->n_args == 4 && strcmp(c->args[2], "-o") == 0;
+    if (strcmp(sub, "get") == 0 && (c->n_args == 2 || to_file)) {
+        char path[1200];
+        if (escaped_path(path, sizeof path, "/v1/blob/", c->args[1]) != 0)
+            return usage_error(self, "HASH is too long: %.40s...", c->args[1]);
+        ctl_response r;
+        int rc = call(c, "GET", path, NULL, 0, NULL, &r);
+        if (rc != CTL_EXIT_OK)
+            return rc;
+        FILE *f = to_file ? fopen(c->args[3], "wb") : stdout;
+        bool ok = f && fwrite(r.body, 1, r.len, f) == r.len;
+        if (to_file && f && fclose(f) != 0)
+            ok = false;
+        ctl_response_free(&r);
+        if (!ok) {
+            fprintf(stderr, "gossipctl: cannot write %s\n", to_file ? c->args[3] : "the output");
+            return CTL_EXIT_API;
+        }
+        return CTL_EXIT_OK;
+    }
+    return usage_error(self, "blob: expected put FILE or get HASH [-o FILE], got \"%s\"", sub);
+}
+
 static const command commands[] = {
     {"members", 0, 0, "members [--status alive|suspect|dead|left]",
      "Lists the members this agent knows as a table (NAME ADDR STATUS GEN INC PHI TAGS),\n"
@@ -455,6 +617,17 @@ static const command commands[] = {
      "handlers subscribed to \"user\"), ordered by its Lamport time.  `-` reads the\n"
      "payload from standard input; the agent refuses payloads over --max-event-size.",
      cmd_event},
+    {"blob", 2, 4, "blob put FILE|- | blob get HASH [-o FILE]",
+     "Stores FILE (or standard input) on the agent as a blob, which the cluster\n"
+     "spreads by announcements and chunk pulls, and prints its hash; or writes the\n"
+     "blob HASH held by the agent to FILE or standard output (exit status 1 while\n"
+     "the agent does not hold it yet).",
+     cmd_blob},
+    {"query", 1, 2, "query NAME [PAYLOAD|-] [--tag K=V]... [--node NAME,...] [--timeout MS] [--relay R]",
+     "Asks the members (those with all the given tags, or the named nodes) and\n"
+     "prints who acknowledged and what their \"query\" handler answered, after the\n"
+     "timeout (default 2000 ms).  --relay R sends each answer along R more paths.",
+     cmd_query},
     {"watch", 0, 0, "watch",
      "Prints membership and state events as they happen, one line each:\n"
      "TIME TYPE NAME ADDR followed by key=value fields (TIME in UTC); --json prints\n"
@@ -522,6 +695,22 @@ int main(int argc, char **argv)
                 if (m < 0)
                     return usage_error(cmd, "--token: needs a value%s", "");
                 c.token = v;
+            } else if ((m = take_value(argc, argv, &i, "--tag", &v)) != 0) {
+                if (m < 0 || c.n_tags == MAX_ARGS || !strchr(v, '='))
+                    return usage_error(cmd, "--tag: needs KEY=VALUE%s", "");
+                c.tags[c.n_tags++] = v;
+            } else if ((m = take_value(argc, argv, &i, "--node", &v)) != 0) {
+                if (m < 0)
+                    return usage_error(cmd, "--node: needs NAME[,NAME...]%s", "");
+                c.names = v;
+            } else if ((m = take_value(argc, argv, &i, "--timeout", &v)) != 0) {
+                if (m < 0)
+                    return usage_error(cmd, "--timeout: needs MS%s", "");
+                c.timeout = v;
+            } else if ((m = take_value(argc, argv, &i, "--relay", &v)) != 0) {
+                if (m < 0)
+                    return usage_error(cmd, "--relay: needs a count%s", "");
+                c.relay = v;
             } else if ((m = take_value(argc, argv, &i, "--status", &v)) != 0) {
                 if (m < 0)
                     return usage_error(cmd, "--status: needs a value%s", "");
