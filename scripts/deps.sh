@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libcmocka-dev libmsgpuck-dev libjansson-dev
+      libcmocka-dev libmsgpuck-dev libjansson-dev libsodium-dev
       libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev
       jq iproute2 nftables)
 

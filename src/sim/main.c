@@ -7,6 +7,7 @@
 #include "sim/sim.h"
 #include "sim/rumor.h"
 #include "sim/antientropy.h"
+#include "sim/blob_sim.h"
 
 static void usage(FILE *out)
 {
@@ -18,6 +19,7 @@ static void usage(FILE *out)
             "  run      discrete-event simulation of real libgossip nodes from a scenario file\n"
             "  rumor    rumor mongering (Demers 1987): residue, traffic, anti-entropy backstop, hot spot\n"
             "  antientropy  Merkle and IBLT anti-entropy between two replicas: bytes, round trips\n"
+            "  blob     large payloads by INV/GETDATA with compact announcements: bytes, time\n"
             "\n"
             "gossip-sim COMMAND --help shows the options of COMMAND.\n");
 }
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
         return sim_cmd_rumor(argc - 1, argv + 1);
     if (strcmp(cmd, "antientropy") == 0)
         return sim_cmd_antientropy(argc - 1, argv + 1);
+    if (strcmp(cmd, "blob") == 0)
+        return sim_cmd_blob(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
