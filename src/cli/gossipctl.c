@@ -257,24 +257,30 @@ static int cmd_force_leave(ctl *c)
 
 static char *read_stdin(size_t *len);
 
+/* POSTs `arg` as the body, or standard input when it is "-". */
+static int post_payload(ctl *c, const char *path, const char *arg, ctl_response *r)
+{
+    size_t len = strlen(arg);
+    char *owned = NULL;
+    if (strcmp(arg, "-") == 0) {
+        owned = read_stdin(&len);
+        if (!owned)
+            return CTL_EXIT_USAGE;
+        arg = owned;
+    }
+    int rc = call(c, "POST", path, arg, len, NULL, r);
+    free(owned);
+    return rc;
+}
+
 /* event NAME [PAYLOAD|-]: fires a user event; prints its Lamport time. */
 static int cmd_event(ctl *c)
 {
     char path[1200];
     if (escaped_path(path, sizeof path, "/v1/event/", c->args[0]) != 0)
         return usage_error(find_command("event"), "NAME is too long: %.40s...", c->args[0]);
-    const char *payload = c->n_args > 1 ? c->args[1] : "";
-    size_t len = strlen(payload);
-    char *owned = NULL;
-    if (strcmp(payload, "-") == 0) {
-        owned = read_stdin(&len);
-        if (!owned)
-            return CTL_EXIT_USAGE;
-        payload = owned;
-    }
     ctl_response r;
-    int rc = call(c, "POST", path, payload, len, NULL, &r);
-    free(owned);
+    int rc = post_payload(c, path, c->n_args > 1 ? c->args[1] : "", &r);
     if (rc != CTL_EXIT_OK)
         return rc;
     char note[96] = "";
@@ -314,18 +320,8 @@ static int cmd_query(ctl *c)
         (c->timeout && add_param(path, sizeof path, "timeout", c->timeout) != 0) ||
         (c->relay && add_param(path, sizeof path, "relay", c->relay) != 0))
         return usage_error(find_command("query"), "the filters are too long%s", "");
-    const char *payload = c->n_args > 1 ? c->args[1] : "";
-    size_t len = strlen(payload);
-    char *owned = NULL;
-    if (strcmp(payload, "-") == 0) {
-        owned = read_stdin(&len);
-        if (!owned)
-            return CTL_EXIT_USAGE;
-        payload = owned;
-    }
     ctl_response r;
-    int rc = call(c, "POST", path, payload, len, NULL, &r);
-    free(owned);
+    int rc = post_payload(c, path, c->n_args > 1 ? c->args[1] : "", &r);
     if (rc != CTL_EXIT_OK)
         return rc;
     json_t *j = r.len ? json_loadb(r.body, r.len, 0, NULL) : NULL;
