@@ -199,6 +199,27 @@ wait_until 30 full_membership "${names[@]}" || fail -a n1 "no full membership at
 say "${LOSS_S}s at $LOSS % loss: $HOLD_POLLS polls of all nodes, nobody dead; $total_drops packets dropped;" \
     "$suspicions suspicions raised, $refutations refuted"
 
+# Events and queries under the same loss: a user event reaches every node
+# once, and a query from another node is acked by all eight.
+for n in "${names[@]}"; do watch_start "$n" ev; done
+wait_until 10 watch_connected "${names[@]}" || fail "the /v1/watch streams did not connect"
+api n3 POST /v1/event/deploy v7
+[ "$API_STATUS" = 200 ] || fail -a n3 "POST /v1/event/deploy on n3 -> $API_STATUS: $API_BODY"
+_event_everywhere() {
+    local n
+    for n in "${names[@]}"; do
+        [ "$(watch_events "$n" ev | jq -c 'select(.type == "user" and .event == "deploy" and .payload == "v7")' | wc -l)" = 1 ] || return 1
+    done
+}
+wait_until 30 _event_everywhere || fail -a n3 "the user event did not reach every node exactly once under $LOSS % loss"
+ev_s=$WAIT_S
+API_TIMEOUT=20 api n2 POST "/v1/query/ping?timeout=6000&relay=2" hello
+[ "$API_STATUS" = 200 ] || fail -a n2 "POST /v1/query/ping on n2 -> $API_STATUS: $API_BODY"
+jq -e --argjson n "$NODES" '.ack_count == $n' <<<"$API_BODY" >/dev/null ||
+    fail -a n2 "the query under loss was acked by $(jq -c .acks <<<"$API_BODY"), not all $NODES"
+for n in "${names[@]}"; do watch_stop "$n" ev; done
+say "under $LOSS % loss: a user event reached all $NODES once in ${ev_s}s; a query (relay 2) was acked by all $NODES"
+
 # ---- 2. partition 50/50 ---------------------------------------------------------------------
 left_side=("${names[@]:0:NODES/2}")
 right_side=("${names[@]:NODES/2}")
