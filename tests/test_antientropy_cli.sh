@@ -10,32 +10,10 @@
 # ctest sets GOSSIP_SIM to the gossip-sim binary.
 set -uo pipefail
 
-sim=${GOSSIP_SIM:?GOSSIP_SIM must name the gossip-sim binary}
+. "$(dirname "$0")/lib/cli.sh"
+cli_init antientropy
+# Unlike the other CLI tests (cli_need_jq), this one passes (exit 0) without jq.
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 0; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-run() {
-    "$sim" antientropy "$@" >"$tmp/out" 2>"$tmp/err"
-    status=$?
-}
-
-expect_usage_error() {
-    local flag=$1
-    shift
-    run "$@"
-    if [ "$status" -ne 2 ]; then
-        fail "'$*' exited $status, expected 2"
-    elif ! grep -q -- "$flag" "$tmp/err"; then
-        fail "'$*' did not name $flag on stderr: $(cat "$tmp/err")"
-    fi
-}
 
 # check JQ_EXPR DESCRIPTION: the JSON in $tmp/out satisfies the expression.
 check() {
@@ -123,8 +101,4 @@ run --keys 500 --diff 1 --value-bytes 0 --split 2 --leaves 2 --method auto --jso
 [ "$status" -eq 0 ] || fail "--diff 1 exited $status: $(cat "$tmp/err")"
 check '.identical == true' "replicas not identical at --diff 1"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "test_antientropy_cli: all checks passed"
+cli_finish

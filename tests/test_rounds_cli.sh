@@ -5,35 +5,10 @@
 # ctest sets GOSSIP_SIM to the gossip-sim binary.
 set -uo pipefail
 
-sim=${GOSSIP_SIM:?GOSSIP_SIM must name the gossip-sim binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# run ARGS...: runs gossip-sim rounds, leaving $tmp/out, $tmp/err and $status.
-run() {
-    "$sim" rounds "$@" >"$tmp/out" 2>"$tmp/err"
-    status=$?
-}
+. "$(dirname "$0")/lib/cli.sh"
+cli_init rounds
 
 valid=(--nodes 1000 --mode pushpull --fanout 1 --trials 10 --seed 42)
-
-# expect_usage_error FLAG ARGS...: exit 2 and FLAG named on stderr.
-expect_usage_error() {
-    local flag=$1
-    shift
-    run "$@"
-    if [ "$status" -ne 2 ]; then
-        fail "'$*' exited $status, expected 2"
-    elif ! grep -q -- "$flag" "$tmp/err"; then
-        fail "'$*' did not name $flag on stderr: $(cat "$tmp/err")"
-    fi
-}
 
 # ---- usage ------------------------------------------------------------------
 run --help
@@ -113,8 +88,4 @@ grep -q '"trials_capped":1' "$tmp/out" || fail "the capped trial is not reported
 grep -q '"rounds_max":100000' "$tmp/out" || fail "the capped trial did not stop at the cap"
 grep -q "ROUNDS_MAX_ROUNDS" "$tmp/err" || fail "no warning about the cap on stderr"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "test_rounds_cli: all passed"
+cli_finish

@@ -6,41 +6,11 @@
 # ctest sets GOSSIP_SIM to the gossip-sim binary.
 set -uo pipefail
 
-sim=${GOSSIP_SIM:?GOSSIP_SIM must name the gossip-sim binary}
-if ! command -v jq >/dev/null 2>&1; then
-    echo "test_rumor_cli: jq is not installed (Debian package jq)" >&2
-    exit 1
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# run ARGS...: runs gossip-sim rumor, leaving $tmp/out, $tmp/err and $status.
-run() {
-    "$sim" rumor "$@" >"$tmp/out" 2>"$tmp/err"
-    status=$?
-}
+. "$(dirname "$0")/lib/cli.sh"
+cli_init rumor
+cli_need_jq
 
 valid=(--nodes 1000 --variant feedback-counter --k 2 --trials 20 --seed 42)
-
-# expect_usage_error FLAG ARGS...: a non-zero exit (2) and FLAG named on stderr.
-expect_usage_error() {
-    local flag=$1
-    shift
-    run "$@"
-    if [ "$status" -eq 0 ]; then
-        fail "'$*' succeeded, expected an error"
-    elif [ "$status" -ne 2 ]; then
-        fail "'$*' exited $status, expected 2"
-    elif ! grep -q -- "$flag" "$tmp/err"; then
-        fail "'$*' did not name $flag on stderr: $(cat "$tmp/err")"
-    fi
-}
 
 # jq_true FILTER: the filter holds for $tmp/out.
 jq_true() {
@@ -150,8 +120,4 @@ jq_true '.fanout == 10 and .gossip.max_sent_max % 10 == 0 and .rumor.variant == 
 run --compare-broadcast --nodes 100 --send-rate 1 --trials 5 --seed 1
 grep -q "^broadcast" "$tmp/out" || fail "no broadcast row in the summary"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "test_rumor_cli: all passed"
+cli_finish

@@ -4,20 +4,16 @@
  * before anything runs; a bad one is named on stderr with exit status 2.
  * A session that leaves the replicas different exits 1, loudly.
  */
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "gossip/gossip.h"
 #include "sim/antientropy.h"
+#include "sim/cli_args.h"
 
-#define EXIT_USAGE 2
-#define FLAG_MAX 32
+static const char CMD[] = "antientropy";
 
 static void print_usage(FILE *out)
 {
@@ -51,42 +47,6 @@ static void print_usage(FILE *out)
             MERKLE_DEFAULT_SPLIT);
 }
 
-__attribute__((format(printf, 2, 3)))
-static int usage_error(const char *flag, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "gossip-sim antientropy: %s: ", flag);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(gossip-sim antientropy --help shows the options)\n");
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-static bool parse_u64(const char *text, uint64_t *out)
-{
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-static int parse_range(const char *flag, const char *text, uint64_t min, uint64_t max,
-                       uint64_t *out)
-{
-    if (!parse_u64(text, out))
-        return usage_error(flag, "'%s' is not a non-negative integer", text);
-    if (*out < min || *out > max)
-        return usage_error(flag, "%s is out of range %llu .. %llu", text,
-                           (unsigned long long)min, (unsigned long long)max);
-    return 0;
-}
-
 struct ae_args {
     ae_config cfg;
     bool json, help;
@@ -96,36 +56,26 @@ struct ae_args {
 
 static int apply_option(struct ae_args *a, const char *flag, const char *value)
 {
-    uint64_t v;
-    int rc;
     if (strcmp(flag, "--keys") == 0) {
         a->have_keys = true;
-        rc = parse_range(flag, value, 1, AE_MAX_KEYS, &v);
-        a->cfg.keys = v;
-        return rc;
+        return sim_parse_range(CMD, flag, value, 1, AE_MAX_KEYS, &a->cfg.keys);
     }
     if (strcmp(flag, "--value-bytes") == 0) {
         a->have_value = true;
-        rc = parse_range(flag, value, 0, AE_MAX_VALUE, &v);
-        a->cfg.value_bytes = (uint32_t)v;
-        return rc;
+        return sim_parse_count(CMD, flag, value, 0, AE_MAX_VALUE, &a->cfg.value_bytes);
     }
     if (strcmp(flag, "--seed") == 0) {
         a->have_seed = true;
-        if (!parse_u64(value, &a->cfg.seed))
-            return usage_error(flag, "'%s' is not an unsigned 64-bit integer", value);
+        if (!sim_parse_u64(value, &a->cfg.seed))
+            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
         return 0;
     }
     if (strcmp(flag, "--diff") == 0) {
         a->have_diff = true;
-        char *end;
-        double d = strtod(value, &end);
-        if (end == value || *end != '\0' || !isfinite(d))
-            return usage_error(flag, "'%s' is not a number", value);
-        if (!(d >= 0.0 && d <= 1.0))
-            return usage_error(flag, "%s is not in [0, 1]", value);
-        a->cfg.diff = d;
-        return 0;
+        int rc = sim_parse_double(CMD, flag, value, &a->cfg.diff);
+        if (rc == 0 && !(a->cfg.diff >= 0.0 && a->cfg.diff <= 1.0))
+            return sim_usage_error(CMD, flag, "%s is not in [0, 1]", value);
+        return rc;
     }
     if (strcmp(flag, "--method") == 0) {
         a->have_method = true;
@@ -143,31 +93,30 @@ static int apply_option(struct ae_args *a, const char *flag, const char *value)
                 return 0;
             }
         }
-        return usage_error(flag, "'%s' is not one of merkle, iblt, both, auto", value);
+        return sim_usage_error(CMD, flag, "'%s' is not one of merkle, iblt, both, auto", value);
     }
     if (strcmp(flag, "--leaves") == 0) {
         a->have_leaves = true;
-        rc = parse_range(flag, value, 1, UINT64_C(1) << MERKLE_MAX_LEAF_BITS, &v);
+        uint64_t v;
+        int rc = sim_parse_range(CMD, flag, value, 1, UINT64_C(1) << MERKLE_MAX_LEAF_BITS, &v);
         if (rc != 0)
             return rc;
         if (v & (v - 1))
-            return usage_error(flag, "%s is not a power of two", value);
+            return sim_usage_error(CMD, flag, "%s is not a power of two", value);
         unsigned bits = 0;
         while ((UINT64_C(1) << bits) < v)
             bits++;
         /* merkle_init reads 0 as the default: one leaf is not offered. */
         if (bits == 0)
-            return usage_error(flag, "1 leaf is not supported; use 2 or more");
+            return sim_usage_error(CMD, flag, "1 leaf is not supported; use 2 or more");
         a->cfg.leaf_bits = bits;
         return 0;
     }
     if (strcmp(flag, "--split") == 0) {
         a->have_split = true;
-        rc = parse_range(flag, value, 2, MERKLE_MAX_SPLIT, &v);
-        a->cfg.split = (uint32_t)v;
-        return rc;
+        return sim_parse_count(CMD, flag, value, 2, MERKLE_MAX_SPLIT, &a->cfg.split);
     }
-    return usage_error(flag, "unknown option");
+    return sim_usage_error(CMD, flag, "unknown option");
 }
 
 static bool *given(struct ae_args *a, const char *flag)
@@ -194,37 +143,30 @@ static int parse_args(int argc, char **argv, struct ae_args *a)
             a->json = true;
             continue;
         }
-        char flag[FLAG_MAX];
-        const char *equals = strchr(arg, '=');
-        size_t flag_len = equals != NULL ? (size_t)(equals - arg) : strlen(arg);
-        if (flag_len >= sizeof flag)
-            return usage_error(arg, "unknown option");
-        memcpy(flag, arg, flag_len);
-        flag[flag_len] = '\0';
+        char flag[SIM_FLAG_MAX];
+        const char *value;
+        int rc = sim_flag_split(CMD, arg, flag, &value);
+        if (rc != 0)
+            return rc;
         bool *seen = given(a, flag);
         if (seen == NULL)
-            return usage_error(arg, "unknown option");
+            return sim_usage_error(CMD, arg, "unknown option");
         if (*seen)
-            return usage_error(flag, "given twice");
-        const char *value;
-        if (equals != NULL)
-            value = equals + 1;
-        else if (i + 1 < argc)
-            value = argv[++i];
-        else
-            return usage_error(flag, "missing value");
-        int rc = apply_option(a, flag, value);
+            return sim_usage_error(CMD, flag, "given twice");
+        rc = sim_flag_value(CMD, flag, argc, argv, &i, &value);
+        if (rc == 0)
+            rc = apply_option(a, flag, value);
         if (rc != 0)
             return rc;
     }
     if (a->help)
         return 0;
     if (!a->have_keys)
-        return usage_error("--keys", "missing (required)");
+        return sim_usage_error(CMD, "--keys", "missing (required)");
     if (!a->have_diff)
-        return usage_error("--diff", "missing (required)");
+        return sim_usage_error(CMD, "--diff", "missing (required)");
     if (!a->have_value)
-        return usage_error("--value-bytes", "missing (required)");
+        return sim_usage_error(CMD, "--value-bytes", "missing (required)");
     return 0;
 }
 

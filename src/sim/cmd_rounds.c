@@ -5,22 +5,18 @@
  * stderr and the exit status is 2 (usage error), as for the other
  * subcommands.  The model itself lives in rounds.c.
  */
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gossip/gossip.h"
+#include "sim/cli_args.h"
 #include "sim/rounds.h"
 #include "sim/sim.h"
 
-#define EXIT_USAGE 2
-#define FLAG_MAX 32 /* longer than any flag we know */
+static const char CMD[] = "rounds";
 
 static void print_usage(FILE *out)
 {
@@ -51,65 +47,13 @@ static void print_usage(FILE *out)
             ROUNDS_MAX_ROUNDS);
 }
 
-/* Names the flag and what is wrong with it on stderr; returns the usage
- * exit status so callers can `return usage_error(...)`. */
-__attribute__((format(printf, 2, 3)))
-static int usage_error(const char *flag, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "gossip-sim rounds: %s: ", flag);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(gossip-sim rounds --help shows the options)\n");
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-/* Decimal digits only: no sign, no blanks, no trailing text. */
-static bool parse_u64(const char *text, uint64_t *out)
-{
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = value;
-    return true;
-}
-
-static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
-                       uint32_t *out)
-{
-    uint64_t value;
-    if (!parse_u64(text, &value))
-        return usage_error(flag, "'%s' is not a non-negative integer", text);
-    if (value < min || value > max)
-        return usage_error(flag, "%s is out of range %llu .. %llu", text,
-                           (unsigned long long)min, (unsigned long long)max);
-    *out = (uint32_t)value;
-    return 0;
-}
-
+/* The loss probability: a number in [0, 1). */
 static int parse_loss(const char *flag, const char *text, double *out)
 {
-    char *end;
-    double value = strtod(text, &end); /* overflow gives inf; underflow ~0 is fine */
-    if (end == text || *end != '\0' || !isfinite(value))
-        return usage_error(flag, "'%s' is not a number", text);
-    if (!(value >= 0.0 && value < 1.0))
-        return usage_error(flag, "%s is not in [0, 1)", text);
-    *out = value;
-    return 0;
-}
-
-static uint32_t default_threads(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus < 1)
-        return 1;
-    return cpus > (long)ROUNDS_MAX_THREADS ? ROUNDS_MAX_THREADS : (uint32_t)cpus;
+    int rc = sim_parse_double(CMD, flag, text, out);
+    if (rc == 0 && !(*out >= 0.0 && *out < 1.0))
+        return sim_usage_error(CMD, flag, "%s is not in [0, 1)", text);
+    return rc;
 }
 
 struct rounds_args {
@@ -120,30 +64,30 @@ struct rounds_args {
     bool have_nodes, have_mode, have_fanout, have_trials, have_seed, have_threads, have_loss;
 };
 
-/* Applies one "--flag value" pair.  Returns 0 or EXIT_USAGE. */
+/* Applies one "--flag value" pair.  Returns 0 or SIM_EXIT_USAGE. */
 static int apply_option(struct rounds_args *a, const char *flag, const char *value)
 {
     struct rounds_config *cfg = &a->cfg;
     if (strcmp(flag, "--nodes") == 0) {
         a->have_nodes = true;
-        return parse_count(flag, value, 2, ROUNDS_MAX_NODES, &cfg->nodes);
+        return sim_parse_count(CMD, flag, value, 2, ROUNDS_MAX_NODES, &cfg->nodes);
     }
     if (strcmp(flag, "--fanout") == 0) {
         a->have_fanout = true;
-        return parse_count(flag, value, 1, ROUNDS_MAX_FANOUT, &cfg->fanout);
+        return sim_parse_count(CMD, flag, value, 1, ROUNDS_MAX_FANOUT, &cfg->fanout);
     }
     if (strcmp(flag, "--trials") == 0) {
         a->have_trials = true;
-        return parse_count(flag, value, 1, ROUNDS_MAX_TRIALS, &cfg->trials);
+        return sim_parse_count(CMD, flag, value, 1, ROUNDS_MAX_TRIALS, &cfg->trials);
     }
     if (strcmp(flag, "--threads") == 0) {
         a->have_threads = true;
-        return parse_count(flag, value, 1, ROUNDS_MAX_THREADS, &cfg->threads);
+        return sim_parse_count(CMD, flag, value, 1, ROUNDS_MAX_THREADS, &cfg->threads);
     }
     if (strcmp(flag, "--seed") == 0) {
         a->have_seed = true;
-        if (!parse_u64(value, &cfg->seed))
-            return usage_error(flag, "'%s' is not an unsigned 64-bit integer", value);
+        if (!sim_parse_u64(value, &cfg->seed))
+            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
         return 0;
     }
     if (strcmp(flag, "--loss") == 0) {
@@ -153,10 +97,10 @@ static int apply_option(struct rounds_args *a, const char *flag, const char *val
     if (strcmp(flag, "--mode") == 0) {
         a->have_mode = true;
         if (rounds_mode_parse(value, &cfg->mode) != 0)
-            return usage_error(flag, "'%s' is not one of push, pull, pushpull", value);
+            return sim_usage_error(CMD, flag, "'%s' is not one of push, pull, pushpull", value);
         return 0;
     }
-    return usage_error(flag, "unknown option");
+    return sim_usage_error(CMD, flag, "unknown option");
 }
 
 static bool takes_value(const char *flag)
@@ -193,25 +137,18 @@ static int parse_args(int argc, char **argv, struct rounds_args *a)
             a->json = true;
             continue;
         }
-        char flag[FLAG_MAX];
-        const char *equals = strchr(arg, '=');
-        size_t flag_len = equals != NULL ? (size_t)(equals - arg) : strlen(arg);
-        if (flag_len >= sizeof flag)
-            return usage_error(arg, "unknown option");
-        memcpy(flag, arg, flag_len);
-        flag[flag_len] = '\0';
-        if (!takes_value(flag))
-            return usage_error(arg, "unknown option");
-        if (already_given(a, flag))
-            return usage_error(flag, "given twice");
+        char flag[SIM_FLAG_MAX];
         const char *value;
-        if (equals != NULL)
-            value = equals + 1;
-        else if (i + 1 < argc)
-            value = argv[++i];
-        else
-            return usage_error(flag, "missing value");
-        int rc = apply_option(a, flag, value);
+        int rc = sim_flag_split(CMD, arg, flag, &value);
+        if (rc != 0)
+            return rc;
+        if (!takes_value(flag))
+            return sim_usage_error(CMD, arg, "unknown option");
+        if (already_given(a, flag))
+            return sim_usage_error(CMD, flag, "given twice");
+        rc = sim_flag_value(CMD, flag, argc, argv, &i, &value);
+        if (rc == 0)
+            rc = apply_option(a, flag, value);
         if (rc != 0)
             return rc;
     }
@@ -228,10 +165,11 @@ static int check_required(const struct rounds_args *a)
                     {a->have_seed, "--seed"}};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!required[i].given)
-            return usage_error(required[i].flag, "missing (required)");
+            return sim_usage_error(CMD, required[i].flag, "missing (required)");
     if (a->cfg.fanout >= a->cfg.nodes)
-        return usage_error("--fanout", "%u must be less than --nodes (%u): a node never "
-                           "contacts itself", a->cfg.fanout, a->cfg.nodes);
+        return sim_usage_error(CMD, "--fanout",
+                               "%u must be less than --nodes (%u): a node never contacts itself",
+                               a->cfg.fanout, a->cfg.nodes);
     return 0;
 }
 
@@ -291,7 +229,7 @@ static void print_summary(const struct rounds_config *cfg, const struct rounds_s
 
 int sim_cmd_rounds(int argc, char **argv)
 {
-    struct rounds_args args = {.cfg = {.threads = default_threads()}};
+    struct rounds_args args = {.cfg = {.threads = sim_default_threads(ROUNDS_MAX_THREADS)}};
     int rc = parse_args(argc, argv, &args);
     if (rc != 0)
         return rc;
@@ -305,7 +243,7 @@ int sim_cmd_rounds(int argc, char **argv)
     const char *problem = rounds_config_problem(&args.cfg);
     if (problem != NULL) { /* the checks above should have caught it */
         fprintf(stderr, "gossip-sim rounds: %s\n", problem);
-        return EXIT_USAGE;
+        return SIM_EXIT_USAGE;
     }
 
     struct rounds_summary summary;

@@ -8,23 +8,20 @@
  * lives in rumor.c and rumor_hotspot.c; --json output is built with
  * jansson.
  */
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "gossip/gossip.h"
+#include "sim/cli_args.h"
 #include "sim/rumor.h"
 
-#define EXIT_USAGE 2
-#define FLAG_MAX 32
+static const char CMD[] = "rumor";
 #define HOTSPOT_DEFAULT_FANOUT 1u
 
 static void print_usage(FILE *out)
@@ -86,53 +83,6 @@ static void print_usage(FILE *out)
             RUMOR_HISTORY_ROUNDS, RUMOR_MAX_THREADS, RUMOR_MAX_FANOUT, RUMOR_MAX_ROUNDS);
 }
 
-__attribute__((format(printf, 2, 3)))
-static int usage_error(const char *flag, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "gossip-sim rumor: %s: ", flag);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(gossip-sim rumor --help shows the options)\n");
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-/* Decimal digits only: no sign, no blanks, no trailing text. */
-static bool parse_u64(const char *text, uint64_t *out)
-{
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = value;
-    return true;
-}
-
-static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
-                       uint32_t *out)
-{
-    uint64_t value;
-    if (!parse_u64(text, &value))
-        return usage_error(flag, "'%s' is not a non-negative integer", text);
-    if (value < min || value > max)
-        return usage_error(flag, "%s is out of range %llu .. %llu", text,
-                           (unsigned long long)min, (unsigned long long)max);
-    *out = (uint32_t)value;
-    return 0;
-}
-
-static uint32_t default_threads(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus < 1)
-        return 1;
-    return cpus > (long)RUMOR_MAX_THREADS ? RUMOR_MAX_THREADS : (uint32_t)cpus;
-}
-
 /* The flags, in one table: name, whether it takes a value, and whether it
  * was given (to find missing and repeated ones). */
 enum flag_id {
@@ -168,32 +118,34 @@ static int apply_option(struct rumor_args *a, enum flag_id id, const char *value
     struct rumor_config *cfg = &a->cfg;
     switch (id) {
     case F_NODES:
-        return parse_count(flag, value, 2, RUMOR_MAX_NODES, &cfg->nodes);
+        return sim_parse_count(CMD, flag, value, 2, RUMOR_MAX_NODES, &cfg->nodes);
     case F_K:
-        return parse_count(flag, value, 1, RUMOR_MAX_K, &cfg->k);
+        return sim_parse_count(CMD, flag, value, 1, RUMOR_MAX_K, &cfg->k);
     case F_TRIALS:
-        return parse_count(flag, value, 1, RUMOR_MAX_TRIALS, &cfg->trials);
+        return sim_parse_count(CMD, flag, value, 1, RUMOR_MAX_TRIALS, &cfg->trials);
     case F_THREADS:
-        return parse_count(flag, value, 1, RUMOR_MAX_THREADS, &cfg->threads);
+        return sim_parse_count(CMD, flag, value, 1, RUMOR_MAX_THREADS, &cfg->threads);
     case F_AE_EVERY:
         cfg->ae_mode = RUMOR_AE_EVERY;
-        return parse_count(flag, value, 1, RUMOR_MAX_AE_EVERY, &cfg->ae_every);
+        return sim_parse_count(CMD, flag, value, 1, RUMOR_MAX_AE_EVERY, &cfg->ae_every);
     case F_SEND_RATE:
-        return parse_count(flag, value, 1, UINT32_MAX, &a->hot.send_rate);
+        return sim_parse_count(CMD, flag, value, 1, UINT32_MAX, &a->hot.send_rate);
     case F_FANOUT:
-        return parse_count(flag, value, 1, RUMOR_MAX_FANOUT, &a->hot.fanout);
+        return sim_parse_count(CMD, flag, value, 1, RUMOR_MAX_FANOUT, &a->hot.fanout);
     case F_SEED:
-        if (!parse_u64(value, &cfg->seed))
-            return usage_error(flag, "'%s' is not an unsigned 64-bit integer", value);
+        if (!sim_parse_u64(value, &cfg->seed))
+            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
         return 0;
     case F_VARIANT:
         if (rumor_variant_parse(value, &cfg->variant) != 0)
-            return usage_error(flag, "'%s' is not one of feedback-counter, feedback-coin, "
-                                     "blind-counter, blind-coin", value);
+            return sim_usage_error(CMD, flag,
+                                   "'%s' is not one of feedback-counter, feedback-coin, "
+                                   "blind-counter, blind-coin",
+                                   value);
         return 0;
     case F_SCHEDULE:
         if (rumor_schedule_parse(value, &cfg->schedule) != 0)
-            return usage_error(flag, "'%s' is not one of sync, sequential", value);
+            return sim_usage_error(CMD, flag, "'%s' is not one of sync, sequential", value);
         return 0;
     case F_COUNTER_RESET:
         cfg->counter_reset = true;
@@ -232,31 +184,23 @@ static int parse_args(int argc, char **argv, struct rumor_args *a)
             a->help = true;
             return 0;
         }
-        char name[FLAG_MAX];
-        const char *equals = strchr(arg, '=');
-        size_t len = equals != NULL ? (size_t)(equals - arg) : strlen(arg);
+        char name[SIM_FLAG_MAX];
+        const char *value;
         enum flag_id id;
-        if (len >= sizeof name)
-            return usage_error(arg, "unknown option");
-        memcpy(name, arg, len);
-        name[len] = '\0';
+        int rc = sim_flag_split(CMD, arg, name, &value);
+        if (rc != 0)
+            return rc;
         if (find_flag(name, &id) != 0)
-            return usage_error(arg, "unknown option");
+            return sim_usage_error(CMD, arg, "unknown option");
         if (a->given[id])
-            return usage_error(name, "given twice");
+            return sim_usage_error(CMD, name, "given twice");
         a->given[id] = true;
-        const char *value = NULL;
-        if (flags[id].takes_value) {
-            if (equals != NULL)
-                value = equals + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return usage_error(name, "missing value");
-        } else if (equals != NULL) {
-            return usage_error(name, "takes no value");
-        }
-        int rc = apply_option(a, id, value);
+        if (flags[id].takes_value)
+            rc = sim_flag_value(CMD, name, argc, argv, &i, &value);
+        else if (value != NULL)
+            rc = sim_usage_error(CMD, name, "takes no value");
+        if (rc == 0)
+            rc = apply_option(a, id, value);
         if (rc != 0)
             return rc;
     }
@@ -266,7 +210,7 @@ static int parse_args(int argc, char **argv, struct rumor_args *a)
 static int require(const struct rumor_args *a, enum flag_id id)
 {
     if (!a->given[id])
-        return usage_error(flags[id].name, "missing (required)");
+        return sim_usage_error(CMD, flags[id].name, "missing (required)");
     return 0;
 }
 
@@ -277,15 +221,15 @@ static int check_compare(struct rumor_args *a)
                                             F_AE_EVERY, F_HISTORY};
     for (size_t i = 0; i < sizeof not_here / sizeof not_here[0]; i++)
         if (a->given[not_here[i]])
-            return usage_error(flags[not_here[i]].name,
-                               "cannot be combined with --compare-broadcast");
+            return sim_usage_error(CMD, flags[not_here[i]].name,
+                                   "cannot be combined with --compare-broadcast");
     int rc;
     if ((rc = require(a, F_NODES)) || (rc = require(a, F_SEND_RATE)) ||
         (rc = require(a, F_TRIALS)) || (rc = require(a, F_SEED)))
         return rc;
     if (a->given[F_VARIANT] != a->given[F_K])
-        return usage_error(a->given[F_K] ? "--variant" : "--k",
-                           "missing: the rumor row needs both --variant and --k");
+        return sim_usage_error(CMD, a->given[F_K] ? "--variant" : "--k",
+                               "missing: the rumor row needs both --variant and --k");
     a->hot.nodes = a->cfg.nodes;
     a->hot.trials = a->cfg.trials;
     a->hot.seed = a->cfg.seed;
@@ -293,11 +237,13 @@ static int check_compare(struct rumor_args *a)
     if (!a->given[F_FANOUT])
         a->hot.fanout = HOTSPOT_DEFAULT_FANOUT;
     if (a->hot.fanout > a->hot.send_rate)
-        return usage_error("--fanout", "%u exceeds --send-rate (%u): a node may send at most "
-                           "M messages per round", a->hot.fanout, a->hot.send_rate);
+        return sim_usage_error(CMD, "--fanout",
+                               "%u exceeds --send-rate (%u): a node may send at most "
+                               "M messages per round",
+                               a->hot.fanout, a->hot.send_rate);
     if (a->hot.fanout >= a->hot.nodes)
-        return usage_error("--fanout", "%u must be less than --nodes (%u)", a->hot.fanout,
-                           a->hot.nodes);
+        return sim_usage_error(CMD, "--fanout", "%u must be less than --nodes (%u)",
+                               a->hot.fanout, a->hot.nodes);
     return 0;
 }
 
@@ -306,16 +252,18 @@ static int check_rumor(const struct rumor_args *a)
     static const enum flag_id compare_only[] = {F_SEND_RATE, F_FANOUT};
     for (size_t i = 0; i < sizeof compare_only / sizeof compare_only[0]; i++)
         if (a->given[compare_only[i]])
-            return usage_error(flags[compare_only[i]].name, "needs --compare-broadcast");
+            return sim_usage_error(CMD, flags[compare_only[i]].name,
+                                   "needs --compare-broadcast");
     int rc;
     if ((rc = require(a, F_NODES)) || (rc = require(a, F_VARIANT)) || (rc = require(a, F_K)) ||
         (rc = require(a, F_TRIALS)) || (rc = require(a, F_SEED)))
         return rc;
     if (a->given[F_AE_AFTER] && a->given[F_AE_EVERY])
-        return usage_error("--anti-entropy-every", "cannot be combined with "
-                           "--anti-entropy-after");
+        return sim_usage_error(CMD, "--anti-entropy-every",
+                               "cannot be combined with --anti-entropy-after");
     if (a->cfg.counter_reset && a->cfg.variant != RUMOR_FEEDBACK_COUNTER)
-        return usage_error("--counter-reset", "applies to --variant feedback-counter only");
+        return sim_usage_error(CMD, "--counter-reset",
+                               "applies to --variant feedback-counter only");
     return 0;
 }
 
@@ -539,7 +487,7 @@ static int run_compare(const struct rumor_args *a, bool json)
 
 int sim_cmd_rumor(int argc, char **argv)
 {
-    struct rumor_args args = {.cfg = {.threads = default_threads()}};
+    struct rumor_args args = {.cfg = {.threads = sim_default_threads(RUMOR_MAX_THREADS)}};
     int rc = parse_args(argc, argv, &args);
     if (rc != 0)
         return rc;
@@ -558,7 +506,7 @@ int sim_cmd_rumor(int argc, char **argv)
         problem = hotspot_config_problem(&args.hot);
     if (problem != NULL) { /* the checks above should have caught it */
         fprintf(stderr, "gossip-sim rumor: %s\n", problem);
-        return EXIT_USAGE;
+        return SIM_EXIT_USAGE;
     }
     return compare ? run_compare(&args, args.given[F_JSON])
                    : run_rumor(&args, args.given[F_JSON]);
