@@ -7,35 +7,9 @@
 # ctest sets GOSSIP_SIM to the gossip-sim binary.
 set -uo pipefail
 
-sim=${GOSSIP_SIM:?GOSSIP_SIM must name the gossip-sim binary}
-if ! command -v jq >/dev/null 2>&1; then
-    echo "test_blob_cli: jq is not installed (Debian package jq)" >&2
-    exit 1
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-run() {
-    "$sim" blob "$@" >"$tmp/out" 2>"$tmp/err"
-    status=$?
-}
-
-expect_usage_error() {
-    local flag=$1
-    shift
-    run "$@"
-    if [ "$status" -ne 2 ]; then
-        fail "'$*' exited $status, expected 2"
-    elif ! grep -q -- "$flag" "$tmp/err"; then
-        fail "'$*' did not name $flag on stderr: $(cat "$tmp/err")"
-    fi
-}
+. "$(dirname "$0")/lib/cli.sh"
+cli_init blob
+cli_need_jq
 
 jq_true() {
     jq -e "$1" "$tmp/out" >/dev/null 2>&1 || fail "jq '$1' does not hold for: $(head -c 600 "$tmp/out")"
@@ -94,8 +68,4 @@ run --nodes 5 --size-mib 0.25 --mode both
 grep -q "^minimum" "$tmp/out" || fail "table lacks the minimum row"
 grep -q "^compact" "$tmp/out" || fail "table lacks the compact row"
 
-if [ "$failures" -gt 0 ]; then
-    echo "test_blob_cli: $failures failure(s)" >&2
-    exit 1
-fi
-echo "test_blob_cli: ok"
+cli_finish

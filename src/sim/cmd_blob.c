@@ -4,9 +4,7 @@
  * a bad one is named on stderr with exit status 2.  A run in which some
  * node does not end with the exact payload exits 1.
  */
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,8 +15,9 @@
 
 #include "gossip/gossip.h"
 #include "sim/blob_sim.h"
+#include "sim/cli_args.h"
 
-#define EXIT_USAGE 2
+
 #define MIB (1024.0 * 1024.0)
 
 static void print_usage(FILE *out)
@@ -53,51 +52,7 @@ static void print_usage(FILE *out)
             BLOB_SIM_MAX_NODES);
 }
 
-__attribute__((format(printf, 2, 3)))
-static int usage_error(const char *flag, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "gossip-sim blob: %s: ", flag);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(gossip-sim blob --help shows the options)\n");
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-static bool parse_u64(const char *text, uint64_t *out)
-{
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-static int parse_range(const char *flag, const char *text, uint64_t min, uint64_t max,
-                       uint64_t *out)
-{
-    if (!parse_u64(text, out))
-        return usage_error(flag, "'%s' is not a non-negative integer", text);
-    if (*out < min || *out > max)
-        return usage_error(flag, "%s is out of range %llu .. %llu", text,
-                           (unsigned long long)min, (unsigned long long)max);
-    return 0;
-}
-
-static int parse_double(const char *flag, const char *text, double *out)
-{
-    char *end;
-    double d = strtod(text, &end);
-    if (end == text || *end != '\0' || !isfinite(d))
-        return usage_error(flag, "'%s' is not a number", text);
-    *out = d;
-    return 0;
-}
+static const char CMD[] = "blob";
 
 enum { RUN_COMPACT = 1, RUN_MANIFEST = 2, RUN_FULL = 4 };
 
@@ -114,47 +69,47 @@ static int apply_option(struct blob_args *a, const char *flag, const char *value
     uint64_t v;
     int rc;
     if (strcmp(flag, "--nodes") == 0) {
-        rc = parse_range(flag, value, 2, BLOB_SIM_MAX_NODES, &v);
+        rc = sim_parse_range(CMD, flag, value, 2, BLOB_SIM_MAX_NODES, &v);
         a->cfg.nodes = (uint32_t)v;
         return rc;
     }
     if (strcmp(flag, "--k") == 0) {
-        rc = parse_range(flag, value, 1, 64, &v);
+        rc = sim_parse_range(CMD, flag, value, 1, 64, &v);
         a->cfg.k = (uint32_t)v;
         return rc;
     }
     if (strcmp(flag, "--seed") == 0) {
-        if (!parse_u64(value, &a->cfg.seed))
-            return usage_error(flag, "'%s' is not an unsigned 64-bit integer", value);
+        if (!sim_parse_u64(value, &a->cfg.seed))
+            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
         return 0;
     }
     if (strcmp(flag, "--bandwidth-mbit") == 0) {
-        rc = parse_range(flag, value, 1, 100000, &v);
+        rc = sim_parse_range(CMD, flag, value, 1, 100000, &v);
         a->cfg.bandwidth_mbit = (uint32_t)v;
         return rc;
     }
     if (strcmp(flag, "--corrupt") == 0) {
-        rc = parse_range(flag, value, 0, BLOB_SIM_MAX_NODES, &v);
+        rc = sim_parse_range(CMD, flag, value, 0, BLOB_SIM_MAX_NODES, &v);
         a->cfg.corrupt_nodes = (uint32_t)v;
         return rc;
     }
     if (strcmp(flag, "--max-payload-mib") == 0) {
-        rc = parse_range(flag, value, 1, 4096, &v);
+        rc = sim_parse_range(CMD, flag, value, 1, 4096, &v);
         a->max_payload_mib = v;
         return rc;
     }
     if (strcmp(flag, "--size-mib") == 0) {
-        if ((rc = parse_double(flag, value, &a->size_mib)))
+        if ((rc = sim_parse_double(CMD, flag, value, &a->size_mib)))
             return rc;
         if (!(a->size_mib > 0.0) || a->size_mib > 4096.0)
-            return usage_error(flag, "%s is not in (0, 4096]", value);
+            return sim_usage_error(CMD, flag, "%s is not in (0, 4096]", value);
         return 0;
     }
     if (strcmp(flag, "--have") == 0) {
-        if ((rc = parse_double(flag, value, &a->have)))
+        if ((rc = sim_parse_double(CMD, flag, value, &a->have)))
             return rc;
         if (!(a->have >= 0.0 && a->have <= 1.0))
-            return usage_error(flag, "%s is not in [0, 1]", value);
+            return sim_usage_error(CMD, flag, "%s is not in [0, 1]", value);
         return 0;
     }
     if (strcmp(flag, "--latency-ms") == 0) {
@@ -162,7 +117,7 @@ static int apply_option(struct blob_args *a, const char *flag, const char *value
         char tail;
         if (sscanf(value, "%lu-%lu%c", &lo, &hi, &tail) != 2 || lo > hi || hi > 10000 ||
             value[0] < '0' || value[0] > '9')
-            return usage_error(flag, "'%s' is not MIN-MAX with 0 <= MIN <= MAX <= 10000", value);
+            return sim_usage_error(CMD, flag, "'%s' is not MIN-MAX with 0 <= MIN <= MAX <= 10000", value);
         a->cfg.latency_min_ms = (uint32_t)lo;
         a->cfg.latency_max_ms = (uint32_t)hi;
         return 0;
@@ -182,9 +137,9 @@ static int apply_option(struct blob_args *a, const char *flag, const char *value
                 return 0;
             }
         }
-        return usage_error(flag, "'%s' is not compact, manifest, full, both or all", value);
+        return sim_usage_error(CMD, flag, "'%s' is not compact, manifest, full, both or all", value);
     }
-    return usage_error(flag, "unknown option");
+    return sim_usage_error(CMD, flag, "unknown option");
 }
 
 static int parse_args(int argc, char **argv, struct blob_args *a)
@@ -200,15 +155,15 @@ static int parse_args(int argc, char **argv, struct blob_args *a)
             continue;
         }
         if (strncmp(flag, "--", 2) != 0)
-            return usage_error(flag, "unexpected argument");
+            return sim_usage_error(CMD, flag, "unexpected argument");
         if (i + 1 >= argc)
-            return usage_error(flag, "needs a value");
+            return sim_usage_error(CMD, flag, "needs a value");
         int rc = apply_option(a, flag, argv[++i]);
         if (rc)
             return rc;
     }
     if (a->cfg.corrupt_nodes >= a->cfg.nodes)
-        return usage_error("--corrupt", "%u must be below --nodes (%u)", a->cfg.corrupt_nodes,
+        return sim_usage_error(CMD, "--corrupt", "%u must be below --nodes (%u)", a->cfg.corrupt_nodes,
                            a->cfg.nodes);
     return 0;
 }
@@ -344,7 +299,7 @@ int sim_cmd_blob(int argc, char **argv)
                 "bytes (%llu MiB; --max-payload-mib raises it): %s\n",
                 size, (unsigned long long)a.cfg.engine.max_payload,
                 (unsigned long long)a.max_payload_mib, gossip_strerror(GOSSIP_ERR_OVERSIZE));
-        return EXIT_USAGE;
+        return SIM_EXIT_USAGE;
     }
     blob_sim_payload p;
     if (blob_sim_make_payload(a.cfg.seed, size, a.have, &a.cfg.engine.chunking, &p) != 0) {
