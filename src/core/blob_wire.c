@@ -14,6 +14,7 @@
 #include <msgpuck.h>
 
 #include "core/alloc.h"
+#include "wire/mp_read.h"
 
 void blob_limits_from(const blob_settings *s, blob_limits *lim)
 {
@@ -41,50 +42,7 @@ size_t blob_max_message(const blob_settings *s)
     return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
 }
 
-/* ---- reader ----------------------------------------------------------------- */
-
-typedef struct reader {
-    const char *p;
-    const char *end;
-} reader;
-
-static size_t rd_left(const reader *r) { return (size_t)(r->end - r->p); }
-
-/* Bytes in the header that starts with marker c, the marker included. */
-static size_t header_size(uint8_t c)
-{
-    switch (c) {
-    case 0xcc: case 0xd0: case 0xd9: case 0xc4: return 2;
-    case 0xcd: case 0xd1: case 0xda: case 0xc5: case 0xdc: case 0xde: return 3;
-    case 0xce: case 0xd2: case 0xdb: case 0xc6: case 0xdd: case 0xdf: case 0xca: return 5;
-    case 0xcf: case 0xd3: case 0xcb: return 9;
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return 2; /* + 1..16 data */
-    case 0xc7: return 3; case 0xc8: return 4; case 0xc9: return 6;   /* + length data */
-    default: return 1;
-    }
-}
-
-static int rd_need_header(const reader *r)
-{
-    if (rd_left(r) < 1)
-        return GOSSIP_ERR_TRUNCATED;
-    if ((uint8_t)*r->p == 0xc1)
-        return GOSSIP_ERR_MALFORMED;
-    if (rd_left(r) < header_size((uint8_t)*r->p))
-        return GOSSIP_ERR_TRUNCATED;
-    return 0;
-}
-
-static int rd_uint(reader *r, uint64_t *v)
-{
-    int rc = rd_need_header(r);
-    if (rc)
-        return rc;
-    if (mp_typeof(*r->p) != MP_UINT)
-        return GOSSIP_ERR_BAD_TYPE;
-    *v = mp_decode_uint(&r->p);
-    return 0;
-}
+/* ---- reader (src/wire/mp_read.h) ------------------------------------------- */
 
 static int rd_u32(reader *r, uint32_t *v)
 {
@@ -95,95 +53,6 @@ static int rd_u32(reader *r, uint32_t *v)
     if (x > UINT32_MAX)
         return GOSSIP_ERR_OVERSIZE;
     *v = (uint32_t)x;
-    return 0;
-}
-
-static int rd_bin(reader *r, const uint8_t **data, uint32_t *len, uint64_t max_len)
-{
-    int rc = rd_need_header(r);
-    if (rc)
-        return rc;
-    if (mp_typeof(*r->p) != MP_BIN)
-        return GOSSIP_ERR_BAD_TYPE;
-    const char *save = r->p;
-    uint32_t n = mp_decode_binl(&r->p);
-    if (n > rd_left(r)) {
-        r->p = save;
-        return GOSSIP_ERR_TRUNCATED;
-    }
-    if (n > max_len)
-        return GOSSIP_ERR_OVERSIZE;
-    *data = (const uint8_t *)r->p;
-    *len = n;
-    r->p += n;
-    return 0;
-}
-
-/* Every element takes at least one byte: a count beyond what is left is
- * truncation whatever the limit. */
-static int rd_container(reader *r, enum mp_type type, uint32_t *count, uint32_t max)
-{
-    int rc = rd_need_header(r);
-    if (rc)
-        return rc;
-    if (mp_typeof(*r->p) != type)
-        return GOSSIP_ERR_BAD_TYPE;
-    uint32_t n = type == MP_ARRAY ? mp_decode_array(&r->p) : mp_decode_map(&r->p);
-    uint64_t min_bytes = type == MP_MAP ? 2ull * n : n;
-    if (min_bytes > rd_left(r))
-        return GOSSIP_ERR_TRUNCATED;
-    if (n > max)
-        return GOSSIP_ERR_TOO_MANY;
-    *count = n;
-    return 0;
-}
-
-static uint32_t be_len(const char *p, unsigned bytes)
-{
-    uint32_t n = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        n = n << 8 | (uint8_t)p[i];
-    return n;
-}
-
-/* Skips one value of any type without recursion: `pending` counts values
- * still to skip and never exceeds the bytes left. */
-static int rd_skip(reader *r)
-{
-    uint64_t pending = 1;
-    while (pending > 0) {
-        int rc = rd_need_header(r);
-        if (rc)
-            return rc;
-        pending--;
-        uint8_t c = (uint8_t)*r->p;
-        enum mp_type t = mp_typeof(c);
-        if (t == MP_ARRAY || t == MP_MAP) {
-            uint32_t n;
-            if ((rc = rd_container(r, t, &n, UINT32_MAX)))
-                return rc;
-            pending += t == MP_MAP ? 2ull * n : n;
-            if (pending > rd_left(r))
-                return GOSSIP_ERR_TRUNCATED;
-        } else if (t == MP_STR || t == MP_BIN) {
-            uint32_t n = t == MP_STR ? mp_decode_strl(&r->p) : mp_decode_binl(&r->p);
-            if (n > rd_left(r))
-                return GOSSIP_ERR_TRUNCATED;
-            r->p += n;
-        } else if (t == MP_EXT) {
-            uint32_t n;
-            if (c >= 0xd4 && c <= 0xd8)
-                n = 1u << (c - 0xd4); /* fixext 1, 2, 4, 8, 16 */
-            else
-                n = be_len(r->p + 1, c == 0xc7 ? 1 : c == 0xc8 ? 2 : 4);
-            r->p += header_size(c);
-            if (n > rd_left(r))
-                return GOSSIP_ERR_TRUNCATED;
-            r->p += n;
-        } else {
-            r->p += header_size(c);
-        }
-    }
     return 0;
 }
 
