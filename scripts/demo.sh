@@ -192,8 +192,8 @@ victim=${names[2]}
 old_gen=$(members "${names[0]}" | jq -r --arg v "$victim" '.[] | select(.name == $v) | .generation')
 step "Kill $victim with SIGKILL (no goodbye): the others probe it, suspect it, declare it dead"
 cmd "kill -9 ${pid[$victim]}"
-kill -KILL "${pid[$victim]}"
-{ wait "${pid[$victim]}"; } 2>/dev/null
+# One group, stderr closed: bash reports a killed job right after the kill.
+{ kill -KILL "${pid[$victim]}"; wait "${pid[$victim]}"; } 2>/dev/null
 t_kill=$(usec)
 observers=()
 for n in "${names[@]}"; do [ "$n" != "$victim" ] && observers+=("$n"); done
