@@ -106,7 +106,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.http_max_body, 65536);
     assert_int_equal(c.http_max_connections, 64);
     assert_int_equal(c.watch_buffer, 4096);
-    assert_int_equal(c.tcp_max_frame, 1024 * 1024);
+    assert_int_equal(c.tcp_max_frame, 2 * 1024 * 1024);
     assert_int_equal(c.tcp_timeout_ms, 5000);
     assert_int_equal(c.tcp_max_connections, 256);
     assert_int_equal(c.handler_max_running, 4);

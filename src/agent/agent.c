@@ -14,6 +14,7 @@
 #include "agent/agent_internal.h"
 #include "agent/json_text.h"
 #include "agent/blob_agent.h" /* large payloads */
+#include "agent/kv_agent.h"   /* key-value store */
 
 /* ---- clocks and logging ------------------------------------------------------ */
 
@@ -374,6 +375,9 @@ void agent_on_frame(agent *a, uint8_t kind, const char *from, const uint8_t *buf
     case AGENT_FRAME_BLOB:
         agent_blob_deliver(a, from, buf, len);
         break;
+    case AGENT_FRAME_KV: /* key-value store (kv_agent.c) */
+        agent_kv_deliver(a, from, buf, len);
+        break;
     default:
         a->net_stats.tcp_errors++; /* a kind this agent does not serve */
         break;
@@ -579,6 +583,7 @@ static void stop_loop(agent *a)
     transport_close(&a->net);
     handlers_close(&a->hnd);
     agent_blob_close(a);
+    agent_kv_close(a); /* key-value store (kv_agent.c) */
 }
 
 /* An address to advertise when bound to 0.0.0.0 / [::]: the first
@@ -699,6 +704,8 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
         return -1;
     if (transport_open(&a->net, a, err, err_len) != 0)
         return -1;
+    if (agent_kv_open(a, err, err_len) != 0) /* key-value store (kv_agent.c) */
+        return -1;
     uv_timer_init(&a->loop, &a->tick_timer);
     uv_timer_init(&a->loop, &a->persist_timer);
     uv_timer_init(&a->loop, &a->leave_timer);
@@ -722,6 +729,7 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
 static void agent_destroy(agent *a)
 {
     agent_blob_free(a);
+    agent_kv_free(a); /* key-value store (kv_agent.c) */
     if (a->node)
         gossip_node_free(a->node);
     for (size_t i = 0; i < a->ring_count; i++)

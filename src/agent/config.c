@@ -354,6 +354,27 @@ static const opt opts[] = {
      "milliseconds before a handler script is killed"},
     {"persist-interval", "persist_interval", K_U32, FIELD(persist_interval_ms), 100, 86400000,
      "MS", "milliseconds between snapshots of the data dir; one is also written at exit"},
+    /* key-value store (src/agent/kv_agent.c, docs/kv.md) */
+    {"kv-max-key", "kv_max_key", K_U32, FIELD(kv_max_key), 1, 1024, "BYTES",
+     "bytes in a key of the key-value store (/v1/kv)"},
+    {"kv-max-value", "kv_max_value", K_U32, FIELD(kv_max_value), 0, 16777216, "BYTES",
+     "bytes in a value of the key-value store; larger writes are refused (413); "
+     "a PUT's body is also capped by --http-max-body"},
+    {"kv-max-entries", "kv_max_entries", K_U32, FIELD(kv_max_entries), 1, 100000000, "N",
+     "entries the key-value store holds, deletes not yet collected included"},
+    {"kv-anti-entropy-interval", "kv_anti_entropy_interval", K_U32,
+     FIELD(kv_anti_entropy_interval_ms), 0, 86400000, "MS",
+     "milliseconds between key-value anti-entropy sessions with a random member "
+     "(0: none; deletes are then never collected)"},
+    {"kv-rumor-fanout", "kv_rumor_fanout", K_U32, FIELD(kv_rumor_fanout), 0, 64, "K",
+     "members each key-value write is pushed to at once and every gossip interval "
+     "while it is hot (0: anti-entropy only)"},
+    {"kv-rumor-k", "kv_rumor_k", K_U32, FIELD(kv_rumor_k), 1, 1000, "K",
+     "a node stops pushing a key-value write after K members said they had it"},
+    {"kv-tombstone-horizon", "kv_tombstone_horizon", K_U32, FIELD(kv_tombstone_horizon_ms), 100,
+     2592000000u, "MS",
+     "milliseconds a key-value delete is kept at least; it is collected after that "
+     "once every live member has completed an anti-entropy session with this one"},
     {"config", NULL, K_CONFIG, FIELD(config_file), 0, 0, "FILE",
      "read settings from a JSON object with the same names, dashes written as "
      "underscores; flags win over the file"},
@@ -436,13 +457,20 @@ void agent_config_defaults(agent_config *c)
     c->rumor_stop = GOSSIP_RUMOR_FEEDBACK_COUNTER;
     c->rumor_k = 4;
     c->watch_buffer = 4096;
-    c->tcp_max_frame = 1024 * 1024;
+    c->tcp_max_frame = 2 * 1024 * 1024; /* a 64 MiB payload's manifest fits one frame */
     c->tcp_timeout_ms = 5000;
     c->tcp_max_connections = 256;
     c->handler_max_running = 4;
     c->handler_queue = 256;
     c->handler_timeout_ms = 30000;
     c->persist_interval_ms = 10000;
+    c->kv_max_key = 512;                /* key-value store (kv_agent.c) */
+    c->kv_max_value = 65536;
+    c->kv_max_entries = 1000000;
+    c->kv_anti_entropy_interval_ms = 10000;
+    c->kv_rumor_fanout = 3;
+    c->kv_rumor_k = 3;
+    c->kv_tombstone_horizon_ms = 86400000;
 }
 
 /* ---- setting one value ---------------------------------------------------------------- */

@@ -80,13 +80,22 @@ typedef struct agent_config {
     uint32_t http_max_connections;       /* concurrent HTTP connections; default 64 */
     uint32_t http_max_watchers;          /* /v1/watch streams, < connections; 0: 3/4 of them */
     uint32_t watch_buffer;               /* events kept for /v1/watch; default 4096 */
-    uint32_t tcp_max_frame;              /* bytes in one TCP frame; default 1 MiB */
+    uint32_t tcp_max_frame;              /* bytes in one TCP frame; default 2 MiB */
     uint32_t tcp_timeout_ms;             /* connect/idle timeout; default 5000 */
     uint32_t tcp_max_connections;        /* open TCP connections; default 256 */
     uint32_t handler_max_running;        /* handler scripts at once; default 4 */
     uint32_t handler_queue;              /* events waiting for a handler; default 256 */
     uint32_t handler_timeout_ms;         /* a handler is killed after; default 30000 */
     uint32_t persist_interval_ms;        /* data-dir snapshot period; default 10000 */
+
+    /* key-value store (src/agent/kv_agent.c, docs/kv.md) */
+    uint32_t kv_max_key;                 /* bytes in a key; default 512 */
+    uint32_t kv_max_value;               /* bytes in a value; default 65536 */
+    uint32_t kv_max_entries;             /* entries held, tombstones included; default 1000000 */
+    uint32_t kv_anti_entropy_interval_ms;/* a session with a random member; default 10000 (0: off) */
+    uint32_t kv_rumor_fanout;            /* members a write is pushed to; default 3 (0: off) */
+    uint32_t kv_rumor_k;                 /* feedback counter: stop after k "knew it"; default 3 */
+    uint32_t kv_tombstone_horizon_ms;    /* deletes kept at least this long; default 86400000 */
 } agent_config;
 
 void agent_config_defaults(agent_config *c);

@@ -33,6 +33,7 @@
 #include "agent/http_internal.h"
 #include "agent/json_text.h"
 #include "agent/blob_agent.h" /* blobs: PUT /v1/blob, GET /v1/blob/HASH */
+#include "agent/kv_agent.h"   /* key-value store: /v1/kv (kv_http.c) */
 
 #define HTTP_TIMEOUT_S 30          /* idle connection timeout */
 #define HTTP_CONN_MEMORY (512 * 1024) /* MHD's per-connection memory pool: a
@@ -510,6 +511,9 @@ static enum MHD_Result h_info(const http_call *c)
     json_object_set_new(counters, "net", net_stats_json(&ns));
     json_object_set_new(counters, "handlers", handler_stats_json(&hds));
     json_object_set_new(counters, "http", http_stats_json(&hs));
+    agent_lock(c->a); /* key-value store (kv_agent.c) */
+    json_object_set_new(counters, "kv", agent_kv_info_json(c->a));
+    agent_unlock(c->a);
     json_object_set_new(o, "counters", counters);
     return send_json(c->h, c->conn, 200, o);
 }
@@ -981,8 +985,23 @@ static enum MHD_Result h_metrics(const http_call *c)
     char *text = agent_metrics_render(&in, &len);
     if (!text)
         return send_error(c->h, c->conn, 503, "out of memory");
+    text = agent_kv_metrics_append(c->a, text, &len); /* key-value store (kv_agent.c) */
     return send_text(c->h, c->conn, 200, AGENT_METRICS_CONTENT_TYPE, text, len, NULL);
 }
+
+/* ---- key-value store: /v1/kv (kv_http.c builds the answers) ------------- */
+
+static enum MHD_Result kv_call(const http_call *c, enum agent_kv_op op)
+{
+    unsigned status = 500;
+    json_t *j = agent_kv_http(c->a, c->conn, op, c->arg, c->body, c->body_len, &status);
+    return send_json(c->h, c->conn, status, j);
+}
+
+static enum MHD_Result h_kv_get(const http_call *c) { return kv_call(c, AGENT_KV_GET); }
+static enum MHD_Result h_kv_put(const http_call *c) { return kv_call(c, AGENT_KV_PUT); }
+static enum MHD_Result h_kv_del(const http_call *c) { return kv_call(c, AGENT_KV_DEL); }
+static enum MHD_Result h_kv_list(const http_call *c) { return kv_call(c, AGENT_KV_LIST); }
 
 /* ---- routing ------------------------------------------------------------ */
 
@@ -1011,6 +1030,11 @@ static const route routes[] = {
     {"/v1/blob", false, M_PUT, h_blob_put},
     {"/v1/blob/", true, M_GET, h_blob_get},
     {"/metrics", false, M_GET, h_metrics},
+    {"/v1/kv/", true, M_GET, h_kv_get},     /* key-value store (kv_http.c) */
+    {"/v1/kv/", true, M_PUT, h_kv_put},
+    {"/v1/kv/", true, M_DELETE, h_kv_del},
+    {"/v1/kv/", false, M_GET, h_kv_list},
+    {"/v1/kv", false, M_GET, h_kv_list},
 };
 
 static unsigned method_bit(const char *m)

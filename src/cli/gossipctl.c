@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cli/client.h"
+#include "cli/kv.h" /* kv get|put|del|list */
 #include "cli/output.h"
 #include "gossip/gossip.h"
 
@@ -67,6 +68,7 @@ static const char global_usage[] =
     "  blob get HASH [-o FILE]    write the blob HASH to FILE (default: standard output)\n"
     "  watch                      print membership and state events as they happen\n"
     "  metrics                    print the Prometheus metrics\n"
+    "  kv get|put|del|list ...    the cluster-wide key-value store (gossipctl kv --help)\n"
     "\n"
     "options (before or after the command):\n"
     "  --http ADDR:PORT           the agent's HTTP API: a.b.c.d:PORT, [IPv6]:PORT,\n"
@@ -489,6 +491,12 @@ static int cmd_metrics(ctl *c)
     return CTL_EXIT_OK;
 }
 
+/* kv get|put|del|list: the key-value store (src/cli/kv.c, docs/kv.md). */
+static int cmd_kv(ctl *c)
+{
+    return ctl_kv_run(&c->cl, c->json, c->n_args, c->args);
+}
+
 /* ---- blob put FILE | blob get HASH [-o FILE] (docs/large-payloads.md) ---------- */
 
 #define BLOB_FILE_MAX (4ull << 30) /* the agent's cap is far lower */
@@ -632,6 +640,7 @@ static const command commands[] = {
      cmd_watch},
     {"metrics", 0, 0, "metrics", "Prints the agent's metrics in the Prometheus text format.",
      cmd_metrics},
+    {"kv", 1, MAX_ARGS, CTL_KV_USAGE, CTL_KV_ABOUT, cmd_kv}, /* src/cli/kv.c */
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -718,6 +727,8 @@ int main(int argc, char **argv)
             } else if (strcmp(a, "--version") == 0) {
                 printf("gossipctl %s\n", GOSSIP_VERSION_STRING);
                 return CTL_EXIT_OK;
+            } else if (cmd && cmd->run == cmd_kv && c.n_args < MAX_ARGS) {
+                c.args[c.n_args++] = a; /* kv's own options (--cas, --keys): kv.c */
             } else {
                 return usage_error(cmd, "unknown option %s", a);
             }
