@@ -42,7 +42,9 @@ LOSS_S=${NETNS_LOSS_SECONDS:-120}
 PART_S=30
 UDPBLOCK_S=${NETNS_UDPBLOCK_SECONDS:-40}
 POLL_S=3
-AGENT_COMMON_ARGS=(--gossip-interval "$GI" --probe-interval "$PI" --probe-timeout "$PT" --log-level info)
+KV_AE=2000  # --kv-anti-entropy-interval, ms
+AGENT_COMMON_ARGS=(--gossip-interval "$GI" --probe-interval "$PI" --probe-timeout "$PT" --log-level info
+                   --kv-anti-entropy-interval "$KV_AE")
 
 # Names: gsp<PID>-hub, gsp<PID>-n1 ...  A run that was killed outright (no
 # trap) leaves its namespaces behind; the next run removes those whose PID is
@@ -302,12 +304,31 @@ say "each side holds the other dead after ${split_s}s (deadline ${part_deadline}
 heal_deadline=$(awk -v m="$susp_max" -v gi="$GI" -v n="$NODES" 'BEGIN {
     l2 = log(n) / log(2); c2 = (l2 == int(l2)) ? l2 : int(l2) + 1
     printf "%.1f", (10000 + m + 2 * c2 * gi + 10000) / 1000 }')
+# The key-value store during the split: both sides write one key, the right
+# side later; after the heal every node must hold the later write (last
+# writer wins), repaired by anti-entropy sessions.
+api "${left_side[0]}" PUT /v1/kv/split-key left
+[ "$API_STATUS" = 200 ] || fail -a "${left_side[0]}" "kv write on the left side -> $API_STATUS: $API_BODY"
+sleep 0.05 # a later millisecond on the right (one host, one clock)
+api "${right_side[0]}" PUT /v1/kv/split-key right
+[ "$API_STATUS" = 200 ] || fail -a "${right_side[0]}" "kv write on the right side -> $API_STATUS: $API_BODY"
 for n in "${names[@]}"; do nft_in "$n" flush set inet gossiptest part; done
 wait_until "$heal_deadline" full_membership "${names[@]}" || {
     for n in "${names[@]}"; do sees_all_alive "$n" "${names[@]}" || { echo "$n sees:"; member_table "$n"; break; }; done
     fail -a "$n" "no full membership ${heal_deadline}s after the partition healed"
 }
 say "healed: full membership again after ${WAIT_S}s, no operator action (deadline ${heal_deadline}s)"
+_kv_converged() {
+    local n
+    for n in "${names[@]}"; do
+        api "$n" GET /v1/kv/split-key
+        [ "$API_STATUS" = 200 ] && [ "$(jq -r .value <<<"$API_BODY")" = right ] || return 1
+    done
+}
+kv_deadline=$(( 5 * KV_AE / 1000 + 10 ))
+wait_until "$kv_deadline" _kv_converged ||
+    fail -a n1 "after the heal not every node holds the later write (deadline ${kv_deadline}s): $(for n in "${names[@]}"; do api "$n" GET /v1/kv/split-key; printf '%s=%s ' "$n" "$(jq -r .value <<<"$API_BODY" 2>/dev/null)"; done)"
+say "kv: a key written on both sides of the split converged to the later write on all $NODES in ${WAIT_S}s (deadline ${kv_deadline}s)"
 
 # ---- 4. UDP blocked between two nodes, TCP open ------------------------------------------------
 ua=n2 ub=n7
