@@ -361,11 +361,12 @@ static void accept_list(blob_engine *e, blob_fetch *f, const blob_msg *m, uint64
     f->size = m->size;
     f->count = m->count;
     f->slots = ga_malloc(e->a, (size_t)m->count * sizeof *f->slots);
+    if (f->slots) /* before anything can fail: fetch_free walks the slots */
+        memset(f->slots, 0, (size_t)m->count * sizeof *f->slots);
     if (!f->slots || (m->type == BLOB_MSG_MANIFEST && take_manifest(e, f, m) != 0)) {
         fetch_abandon(e, f);
         return;
     }
-    memset(f->slots, 0, (size_t)m->count * sizeof *f->slots);
     if (m->type == BLOB_MSG_COMPACT) {
         blob_short_id_key(f->hash, m->nonce, f->key);
         for (uint32_t i = 0; i < f->count; i++)
