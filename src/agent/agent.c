@@ -15,6 +15,7 @@
 #include "agent/json_text.h"
 #include "agent/blob_agent.h" /* large payloads */
 #include "agent/kv_agent.h"   /* key-value store */
+#include "agent/services.h"   /* services (services.c) */
 
 /* ---- clocks and logging ------------------------------------------------------ */
 
@@ -584,6 +585,7 @@ static void stop_loop(agent *a)
     handlers_close(&a->hnd);
     agent_blob_close(a);
     agent_kv_close(a); /* key-value store (kv_agent.c) */
+    agent_services_close(a); /* services (services.c) */
 }
 
 /* An address to advertise when bound to 0.0.0.0 / [::]: the first
@@ -723,6 +725,7 @@ static int agent_init(agent *a, const agent_config *cfg, int argc, char **argv, 
     snapshot(a); /* the new generation is on disk before we speak */
     a->known_at_start = st.n_members;
     agent_blob_open(a, err, err_len); /* last: blobs never stop the start (blob_agent.c) */
+    agent_services_open(a); /* services (services.c): never stops the start */
     return 0;
 }
 
@@ -730,6 +733,7 @@ static void agent_destroy(agent *a)
 {
     agent_blob_free(a);
     agent_kv_free(a); /* key-value store (kv_agent.c) */
+    agent_services_free(a); /* services (services.c) */
     if (a->node)
         gossip_node_free(a->node);
     for (size_t i = 0; i < a->ring_count; i++)

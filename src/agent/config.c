@@ -375,6 +375,15 @@ static const opt opts[] = {
      2592000000u, "MS",
      "milliseconds a key-value delete is kept at least; it is collected after that "
      "once every live member has completed an anti-entropy session with this one"},
+    /* services (src/agent/services.c, docs/services.md) */
+    {"services-max", "services_max", K_U32, FIELD(services_max), 0, 32, "N",
+     "services this agent registers at most (PUT /v1/services/NAME; 0: none)"},
+    {"service-check-timeout", "service_check_timeout", K_U32, FIELD(service_check_timeout_ms),
+     100, 600000, "MS",
+     "milliseconds a service health check may take; after that it is killed and the "
+     "service is critical"},
+    {"service-min-interval", "service_min_interval", K_U32, FIELD(service_min_interval_ms), 50,
+     3600000, "MS", "shortest interval between two runs of a service's health check"},
     {"config", NULL, K_CONFIG, FIELD(config_file), 0, 0, "FILE",
      "read settings from a JSON object with the same names, dashes written as "
      "underscores; flags win over the file"},
@@ -471,6 +480,9 @@ void agent_config_defaults(agent_config *c)
     c->kv_rumor_fanout = 3;
     c->kv_rumor_k = 3;
     c->kv_tombstone_horizon_ms = 86400000;
+    c->services_max = 16;               /* services (services.c) */
+    c->service_check_timeout_ms = 2000;
+    c->service_min_interval_ms = 200;
 }
 
 /* ---- setting one value ---------------------------------------------------------------- */

@@ -96,6 +96,11 @@ typedef struct agent_config {
     uint32_t kv_rumor_fanout;            /* members a write is pushed to; default 3 (0: off) */
     uint32_t kv_rumor_k;                 /* feedback counter: stop after k "knew it"; default 3 */
     uint32_t kv_tombstone_horizon_ms;    /* deletes kept at least this long; default 86400000 */
+
+    /* services (src/agent/services.c, docs/services.md) */
+    uint32_t services_max;               /* services registered on this agent; default 16 */
+    uint32_t service_check_timeout_ms;   /* a health check is critical after; default 2000 */
+    uint32_t service_min_interval_ms;    /* shortest check interval; default 200 */
 } agent_config;
 
 void agent_config_defaults(agent_config *c);

@@ -34,6 +34,7 @@
 #include "agent/json_text.h"
 #include "agent/blob_agent.h" /* blobs: PUT /v1/blob, GET /v1/blob/HASH */
 #include "agent/kv_agent.h"   /* key-value store: /v1/kv (kv_http.c) */
+#include "agent/services.h"   /* services: /v1/services (services.c) */
 
 #define HTTP_TIMEOUT_S 30          /* idle connection timeout */
 #define HTTP_CONN_MEMORY (512 * 1024) /* MHD's per-connection memory pool: a
@@ -524,7 +525,8 @@ static enum MHD_Result h_info(const http_call *c)
 static bool reserved_key(const char *key)
 {
     return strcmp(key, GOSSIP_KEY_TAGS) == 0 || strcmp(key, GOSSIP_KEY_ADDRESS) == 0 ||
-           strncmp(key, GOSSIP_EVENT_KEY_PREFIX, sizeof GOSSIP_EVENT_KEY_PREFIX - 1) == 0;
+           strncmp(key, GOSSIP_EVENT_KEY_PREFIX, sizeof GOSSIP_EVENT_KEY_PREFIX - 1) == 0 ||
+           agent_services_reserved_key(key); /* services: "svc.NAME" */
 }
 
 /* Validates the key of a state route; answers and returns false if bad. */
@@ -546,6 +548,8 @@ static bool state_key_ok(const http_call *c, bool writing, enum MHD_Result *res)
                               ? "set tags with --tag (SIGHUP reloads them)"
                           : strcmp(c->arg, GOSSIP_KEY_ADDRESS) == 0
                               ? "the agent sets it from --advertise"
+                          : agent_services_reserved_key(c->arg) /* services */
+                              ? "services: register with PUT /v1/services/NAME"
                               : "user event slots: fire events with POST /v1/event/NAME");
         return false;
     }
@@ -1003,6 +1007,20 @@ static enum MHD_Result h_kv_put(const http_call *c) { return kv_call(c, AGENT_KV
 static enum MHD_Result h_kv_del(const http_call *c) { return kv_call(c, AGENT_KV_DEL); }
 static enum MHD_Result h_kv_list(const http_call *c) { return kv_call(c, AGENT_KV_LIST); }
 
+/* ---- services: /v1/services (services.c builds the answers) -------------- */
+
+static enum MHD_Result svc_call(const http_call *c, enum agent_svc_op op)
+{
+    unsigned status = 500;
+    json_t *j = agent_services_http(c->a, c->conn, op, c->arg, c->body, c->body_len, &status);
+    return send_json(c->h, c->conn, status, j);
+}
+
+static enum MHD_Result h_svc_list(const http_call *c) { return svc_call(c, AGENT_SVC_LIST); }
+static enum MHD_Result h_svc_get(const http_call *c) { return svc_call(c, AGENT_SVC_GET); }
+static enum MHD_Result h_svc_put(const http_call *c) { return svc_call(c, AGENT_SVC_PUT); }
+static enum MHD_Result h_svc_del(const http_call *c) { return svc_call(c, AGENT_SVC_DEL); }
+
 /* ---- routing ------------------------------------------------------------ */
 
 enum { M_GET = 1, M_PUT = 2, M_POST = 4, M_DELETE = 8 };
@@ -1035,6 +1053,11 @@ static const route routes[] = {
     {"/v1/kv/", true, M_DELETE, h_kv_del},
     {"/v1/kv/", false, M_GET, h_kv_list},
     {"/v1/kv", false, M_GET, h_kv_list},
+    {"/v1/services", false, M_GET, h_svc_list},   /* services (services.c) */
+    {"/v1/services/", false, M_GET, h_svc_list},
+    {"/v1/services/", true, M_GET, h_svc_get},
+    {"/v1/services/", true, M_PUT, h_svc_put},
+    {"/v1/services/", true, M_DELETE, h_svc_del},
 };
 
 static unsigned method_bit(const char *m)

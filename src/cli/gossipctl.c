@@ -15,6 +15,7 @@
 #include "cli/client.h"
 #include "cli/kv.h" /* kv get|put|del|list */
 #include "cli/output.h"
+#include "cli/services.h" /* services: service register|deregister, services */
 #include "gossip/gossip.h"
 
 #define DEFAULT_HTTP "127.0.0.1:7947"
@@ -69,6 +70,9 @@ static const char global_usage[] =
     "  watch                      print membership and state events as they happen\n"
     "  metrics                    print the Prometheus metrics\n"
     "  kv get|put|del|list ...    the cluster-wide key-value store (gossipctl kv --help)\n"
+    "  service register NAME --port P ...  register a service on this agent (gossipctl\n"
+    "                             service --help); service deregister NAME removes it\n"
+    "  services [NAME] [--all]    healthy service instances across the cluster\n"
     "\n"
     "options (before or after the command):\n"
     "  --http ADDR:PORT           the agent's HTTP API: a.b.c.d:PORT, [IPv6]:PORT,\n"
@@ -497,6 +501,18 @@ static int cmd_kv(ctl *c)
     return ctl_kv_run(&c->cl, c->json, c->n_args, c->args);
 }
 
+/* services: service register|deregister, services (src/cli/services.c,
+ * docs/services.md). */
+static int cmd_service(ctl *c)
+{
+    return ctl_service_run(&c->cl, c->json, c->n_args, c->args);
+}
+
+static int cmd_services(ctl *c)
+{
+    return ctl_services_run(&c->cl, c->json, c->n_args, c->args);
+}
+
 /* ---- blob put FILE | blob get HASH [-o FILE] (docs/large-payloads.md) ---------- */
 
 #define BLOB_FILE_MAX (4ull << 30) /* the agent's cap is far lower */
@@ -641,6 +657,8 @@ static const command commands[] = {
     {"metrics", 0, 0, "metrics", "Prints the agent's metrics in the Prometheus text format.",
      cmd_metrics},
     {"kv", 1, MAX_ARGS, CTL_KV_USAGE, CTL_KV_ABOUT, cmd_kv}, /* src/cli/kv.c */
+    {"service", 1, MAX_ARGS, CTL_SERVICE_USAGE, CTL_SERVICE_ABOUT, cmd_service}, /* services */
+    {"services", 0, MAX_ARGS, CTL_SERVICES_USAGE, CTL_SERVICES_ABOUT, cmd_services},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -692,6 +710,16 @@ int main(int argc, char **argv)
             }
             const char *v;
             int m;
+            /* services: their own options (--port, --tag, --check-*, --interval, --all) */
+            if (cmd && (cmd->run == cmd_service || cmd->run == cmd_services) &&
+                (m = ctl_service_option(a)) != 0) {
+                if (c.n_args + m > MAX_ARGS)
+                    return usage_error(cmd, "too many arguments%s", "");
+                c.args[c.n_args++] = a;
+                if (m == 1 && i + 1 < argc)
+                    c.args[c.n_args++] = argv[++i];
+                continue;
+            }
             if ((m = take_value(argc, argv, &i, "--http", &v)) != 0) {
                 if (m < 0)
                     return usage_error(cmd, "--http: needs ADDR:PORT%s", "");

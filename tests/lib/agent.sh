@@ -88,6 +88,17 @@ need_cmd() {
 # on_exit CMD...: run CMD at exit (cleanup), the last registered first.
 on_exit() { GT_CLEANUPS+=("$(printf '%q ' "$@")"); }
 
+# gt_is_child PID: PID is still a child of this shell.  A process we
+# started may have exited long ago and its PID gone to someone else's
+# process (another test's agent): never kill by a stale PID.
+gt_is_child() {
+    local st
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    st=${st##*) }
+    set -- $st
+    [ "${2:-}" = "$$" ]
+}
+
 gt_cleanup() {
     local rc=$?
     trap - EXIT INT TERM PIPE
@@ -96,10 +107,10 @@ gt_cleanup() {
     local n pid i
     for n in "${AG_NAMES[@]}"; do
         pid=${AG_PID[$n]:-}
-        [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+        [ -n "$pid" ] && gt_is_child "$pid" && kill -KILL "$pid" 2>/dev/null
     done
     for pid in "${GT_BG_PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
+        gt_is_child "$pid" && kill -KILL "$pid" 2>/dev/null
     done
     for n in "${AG_NAMES[@]}"; do
         pid=${AG_PID[$n]:-}
@@ -252,7 +263,8 @@ agent_running() {
     [ -n "$pid" ] || return 1
     st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
     st=${st##*) }
-    [ "${st%% *}" != Z ]
+    set -- $st
+    [ "$1" != Z ] && [ "$2" = "$$" ] # not a zombie, and still our child (not a reused PID)
 }
 
 # start_agent NAME [GOSSIPD-FLAGS...]: starts gossipd in the background with
@@ -280,7 +292,8 @@ start_agent() {
             AG_HPORT[$n]=$p
         fi
     fi
-    AG_ARGS[$n]=$(printf '%q ' "$@")
+    AG_ARGS[$n]=
+    (($# > 0)) && AG_ARGS[$n]=$(printf '%q ' "$@") # none: no empty argument on restart
     unset "AG_RC[$n]" "AG_EXPECT_DOWN[$n]"
     local cmd=("$GOSSIPD" --name "$n" --bind "$(agent_bind "$n")" --http "$(agent_http "$n")"
                --data-dir "${AG_DIR[$n]}/data" "${AGENT_COMMON_ARGS[@]}" "$@")
@@ -334,7 +347,7 @@ wait_ready() {
 kill_agent() {
     local n=$1 sig=${2:-KILL} rc=0
     AG_EXPECT_DOWN[$n]=1
-    kill "-$sig" "${AG_PID[$n]}" 2>/dev/null || true
+    gt_is_child "${AG_PID[$n]}" && kill "-$sig" "${AG_PID[$n]}" 2>/dev/null
     wait "${AG_PID[$n]}" 2>/dev/null || rc=$?
     AG_RC[$n]=$rc
 }
@@ -345,7 +358,7 @@ kill_agent() {
 stop_agent() {
     local n=$1 limit=${2:-15}
     AG_EXPECT_DOWN[$n]=1
-    kill -TERM "${AG_PID[$n]}" 2>/dev/null || true
+    gt_is_child "${AG_PID[$n]}" && kill -TERM "${AG_PID[$n]}" 2>/dev/null
     wait_until "$limit" _exited "$n" || fail -a "$n" "$n did not exit within ${limit}s of SIGTERM"
     local rc=0
     wait "${AG_PID[$n]}" 2>/dev/null || rc=$?
@@ -508,7 +521,7 @@ watch_start() {
 watch_stop() {
     local pid=${GT_WATCH_PID[$1.${2:-}]:-}
     [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null
+    gt_is_child "$pid" && kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     unset "GT_WATCH_PID[$1.${2:-}]"
     return 0
