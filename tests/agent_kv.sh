@@ -222,5 +222,8 @@ assert_running "${NODES[@]}"
 say "a malformed key-value frame was refused and counted"
 
 # Metrics.
-ctl c metrics | grep -q '^gossip_kv_sessions_total{method="equal"}' || fail "no gossip_kv_ metrics"
+# (captured first: `grep -q` on a pipe may close it early, and with
+# pipefail the writer's SIGPIPE would fail the check)
+metrics=$(ctl c metrics) || fail -a c "gossipctl metrics failed"
+grep -q '^gossip_kv_sessions_total{method="equal"}' <<<"$metrics" || fail "no gossip_kv_ metrics"
 gt_pass
