@@ -641,6 +641,131 @@ static void test_probe_rtt_histogram(void **state)
     gossip_node_free(n);
 }
 
+/* News about the receiver of a datagram goes first (the buddy system for
+ * every datagram, not only probes): a member falsely suspected hears of it
+ * from whoever talks to it next, however much other news is queued. */
+static void test_news_about_the_receiver_goes_first(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    new_msg(GOSSIP_MSG_PUSH);
+    add_delta("a", 1, 0, 1, 0, 0);
+    add_delta("b", 1, 0, 1, 0, 0);
+    add_delta("c", 1, 0, 1, 0, 0);
+    add_address_delta(1, "10.0.0.5:7946");
+    deliver(n);
+    /* a, b, c die (queued first), then "peer" is suspected */
+    new_msg(GOSSIP_MSG_PUSH);
+    msg->from = (wire_str){"x", 1};
+    const char *names[] = {"a", "b", "c", "peer"};
+    for (int i = 0; i < 4; i++) {
+        wire_news *e = &msg->news[msg->n_news++];
+        e->name = (wire_str){names[i], (uint32_t)strlen(names[i])};
+        e->generation = 1;
+        e->incarnation = 0;
+        e->status = i < 3 ? GOSSIP_STATUS_DEAD : GOSSIP_STATUS_SUSPECT;
+        e->from = (wire_str){"x", 1};
+    }
+    deliver(n);
+    sent = 0;
+    gossip_node_tick(n, 0); /* a round: the one live peer gets a SYN */
+    wire_msg *out = malloc(wire_msg_size(2048));
+    int syns = 0;
+    for (int i = 0; i < sent; i++)
+        if (kept_type(i, out) == GOSSIP_MSG_SYN && strcmp(kept[i].addr, "10.0.0.5:7946") == 0) {
+            syns++;
+            assert_true(out->n_news >= 4);
+            assert_int_equal(out->news[0].name.len, 4);
+            assert_memory_equal(out->news[0].name.ptr, "peer", 4);
+            assert_int_equal(out->news[0].status, GOSSIP_STATUS_SUSPECT);
+        }
+    assert_int_equal(syns, 1);
+    free(out);
+    gossip_node_free(n);
+}
+
+/* Member `name` at `addr`, learnt from a PUSH. */
+static void learn_member(gossip_node *n, const char *name, const char *addr)
+{
+    new_msg(GOSSIP_MSG_PUSH);
+    add_address_delta(1, addr);
+    msg->deltas[0].name = (wire_str){name, (uint32_t)strlen(name)};
+    deliver(n);
+}
+
+/* A failed probe whose helpers all stay silent accuses nobody (every
+ * indirect path failed too: the trouble is around us); one nack is enough
+ * to suspect, and the suspect is told at once. */
+static void test_failed_probe_verdicts(void **state)
+{
+    (void)state;
+    gossip_node *n = make_node(NULL);
+    const char *names[] = {"m1", "m2", "m3", "m4"};
+    const char *addrs[] = {"10.0.0.11:7946", "10.0.0.12:7946", "10.0.0.13:7946", "10.0.0.14:7946"};
+    for (int i = 0; i < 4; i++)
+        learn_member(n, names[i], addrs[i]);
+    wire_msg *out = malloc(wire_msg_size(2048));
+    gossip_node_tick(n, 0);
+    /* the first probe at 1 s; when it ends at 2 s the second starts, with
+     * interval and timeout doubled by the awareness the silence raised */
+    const uint64_t start[2] = {1000, 2000}, scale[2] = {1, 2};
+    sent = 0;
+    gossip_node_tick(n, start[0]);
+    for (int r = 0; r < 2; r++) {
+        uint64_t t = start[r];
+        char target[16] = "";
+        uint64_t seq = 0;
+        for (int i = 0; i < sent; i++)
+            if (kept_type(i, out) == GOSSIP_MSG_PING) {
+                snprintf(target, sizeof target, "%.*s", (int)out->target.len, out->target.ptr);
+                seq = out->seq;
+            }
+        assert_true(target[0] != '\0');
+        sent = 0;
+        gossip_node_tick(n, t + 500 * scale[r]); /* no ack: ping-reqs to the three others */
+        int reqs = 0;
+        for (int i = 0; i < sent; i++)
+            reqs += kept_type(i, out) == GOSSIP_MSG_PING_REQ;
+        assert_int_equal(reqs, 3);
+        if (r == 1) { /* one helper could not reach it either */
+            new_msg(GOSSIP_MSG_PING_ACK);
+            msg->from = (wire_str){"m9", 2};
+            msg->flags = WIRE_FLAG_NACK;
+            msg->has_seq = true;
+            msg->seq = seq;
+            deliver_at(n, t + 900 * scale[r]);
+        }
+        gossip_stats s;
+        gossip_node_get_stats(n, &s);
+        uint64_t probes_before = s.probes;
+        sent = 0;
+        gossip_node_tick(n, t + 1000 * scale[r]); /* the probe ends (and the next starts) */
+        gossip_member_info info;
+        assert_int_equal(gossip_node_member_find(n, target, &info), 0);
+        gossip_node_get_stats(n, &s);
+        assert_int_equal(s.probes_failed, (uint64_t)r + 1);
+        assert_int_equal(s.probes_inconclusive, 1);
+        assert_int_equal(info.status, r == 0 ? GOSSIP_STATUS_ALIVE : GOSSIP_STATUS_SUSPECT);
+        assert_int_equal(s.suspicions, (uint64_t)r);
+        /* a fresh suspicion is told to the suspect at once: one ping more
+         * than the probes started, to it, with the news about it first */
+        int pings = 0, told = 0;
+        for (int i = 0; i < sent; i++) {
+            if (kept_type(i, out) != GOSSIP_MSG_PING)
+                continue;
+            pings++;
+            told += strcmp(kept[i].addr, info.addr) == 0 && out->n_news > 0 &&
+                    out->news[0].name.len == strlen(target) &&
+                    memcmp(out->news[0].name.ptr, target, strlen(target)) == 0 &&
+                    out->news[0].status == GOSSIP_STATUS_SUSPECT;
+        }
+        assert_int_equal((uint64_t)pings, s.probes - probes_before + (uint64_t)r);
+        assert_true(told >= r);
+    }
+    free(out);
+    gossip_node_free(n);
+}
+
 /* gossip_config.incarnation: the self record starts there, and a
  * refutation goes past it. */
 static void test_initial_incarnation(void **state)
@@ -696,6 +821,8 @@ int main(void)
         cmocka_unit_test(test_force_leave_and_state_calls_send_nothing),
         cmocka_unit_test(test_probe_rtt_histogram),
         cmocka_unit_test(test_initial_incarnation),
+        cmocka_unit_test(test_news_about_the_receiver_goes_first),
+        cmocka_unit_test(test_failed_probe_verdicts),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(msg);

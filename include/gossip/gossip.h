@@ -388,6 +388,7 @@ typedef struct gossip_stats {
     uint64_t events_fired;        /* user events this node fired */
     uint64_t events_delivered;    /* other members' events delivered here */
     uint64_t events_malformed;    /* event slots that did not decode (ignored) */
+    uint64_t probes_inconclusive; /* failed probes that no helper answered: no suspicion */
 } gossip_stats;
 
 void gossip_node_get_stats(const gossip_node *node, gossip_stats *out);

@@ -236,7 +236,10 @@ static void write_syn_digests(gossip_node *n, wire_writer *w)
     wire_close_array(w);
 }
 
-static void send_syn(gossip_node *n, const char *addr)
+/* `to`: the receiver's endpoint (TABLE_NONE: not known by name), whose own
+ * news goes first -- the buddy system for every datagram, not only probes:
+ * a member falsely suspected hears of it from whoever talks to it next. */
+static void send_syn(gossip_node *n, const char *addr, uint32_t to)
 {
     wire_writer w;
     uint8_t flags = n->cfg.mode == GOSSIP_MODE_PULL ? WIRE_FLAG_PULL_ONLY : 0;
@@ -246,7 +249,7 @@ static void send_syn(gossip_node *n, const char *addr)
     table_bucket_summaries(&n->tbl, bits, sums);
     (void)wire_try_uint(&w, WK_MEMBERS, n->tbl.n);
     (void)wire_try_buckets(&w, bits, sums);
-    members_write_news(n, &w, TABLE_NONE, n->cfg.mtu / 4);
+    members_write_news(n, &w, to, n->cfg.mtu / 4);
     write_syn_digests(n, &w);
     node_send(n, addr, wire_finish(&w), GOSSIP_MSG_SYN);
 }
@@ -285,19 +288,19 @@ uint32_t exchange_pick_peers(gossip_node *n, uint32_t k, uint32_t *out)
     return got;
 }
 
-static void gossip_to(gossip_node *n, const char *addr)
+static void gossip_to(gossip_node *n, const char *addr, uint32_t to)
 {
     if (n->cfg.mode == GOSSIP_MODE_PUSH)
         send_push(n, addr);
     else
-        send_syn(n, addr);
+        send_syn(n, addr, to);
 }
 
 #define MAX_FANOUT 64
 
 void exchange_contact(gossip_node *n, const char *addr)
 {
-    gossip_to(n, addr);
+    gossip_to(n, addr, TABLE_NONE);
 }
 
 static bool is_seed(const gossip_node *n, const char *addr)
@@ -340,7 +343,7 @@ static void maybe_gossip_to_seed(gossip_node *n, bool seed_contacted, uint32_t s
     const char *seed = n->seeds[gossip_rng_below(&n->rng, n->n_seeds)];
     if (strcmp(seed, n->cfg.addr) != 0) {
         n->stats.seed_attempts++;
-        gossip_to(n, seed);
+        gossip_to(n, seed, TABLE_NONE);
     }
 }
 
@@ -358,7 +361,7 @@ static void maybe_gossip_to_dead(gossip_node *n)
         uint32_t idx = (uint32_t)gossip_rng_below(&n->rng, n->tbl.n);
         if (table_ep(&n->tbl, idx)->status == GOSSIP_STATUS_DEAD &&
             node_member_addr(n, idx, addr, sizeof addr)) {
-            gossip_to(n, addr);
+            gossip_to(n, addr, idx);
             return;
         }
     }
@@ -374,7 +377,7 @@ void exchange_run_round(gossip_node *n)
     bool seed_contacted = false;
     for (uint32_t i = 0; i < got; i++) {
         if (node_member_addr(n, peers[i], addr, sizeof addr)) {
-            gossip_to(n, addr);
+            gossip_to(n, addr, peers[i]);
             seed_contacted |= is_seed(n, addr);
             sent++;
         }
@@ -526,7 +529,7 @@ static void on_syn(gossip_node *n, const char *from_addr, const wire_msg *m)
 
     wire_writer w;
     node_begin_msg(n, &w, GOSSIP_MSG_ACK, no_flags, true);
-    members_write_news(n, &w, TABLE_NONE, n->cfg.mtu / 4);
+    members_write_news(n, &w, table_find(&n->tbl, m->from.ptr, m->from.len), n->cfg.mtu / 4);
     write_requests(&w, reqs, n_reqs);
     write_bucket_listing(n, &w, m);
     write_deltas(n, &w, deltas, from_addr);
@@ -586,7 +589,8 @@ static void on_ack(gossip_node *n, const char *from_addr, const wire_msg *m)
     if (deltas->n || n_reqs) {
         wire_writer w;
         node_begin_msg(n, &w, GOSSIP_MSG_ACK2, 0, true);
-        members_write_news(n, &w, TABLE_NONE, n->cfg.mtu / 4);
+        members_write_news(n, &w, table_find(&n->tbl, m->from.ptr, m->from.len),
+                           n->cfg.mtu / 4);
         write_requests(&w, reqs, n_reqs);
         write_deltas(n, &w, deltas, from_addr);
         node_send(n, from_addr, wire_finish(&w), GOSSIP_MSG_ACK2);

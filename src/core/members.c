@@ -80,22 +80,32 @@ static bool is_correction(const members *ms, uint32_t idx)
 }
 
 /* Sending order of queued news, smallest first: news about `target` (the
- * member a probe is about, so it can refute at once) and refutations the
- * receiver has missed (note_correction); then refutations (alive records),
- * least transmitted first; then everything else, least transmitted first.
- * Refutations go first because a late one costs a false death, while late
- * suspect or dead news only costs detection time, and in a storm of news (a
- * partition: hundreds of members suspected at once) a refutation otherwise
- * leaves the full queues before it has reached everyone. */
-static uint32_t news_rank(const gossip_node *n, const news_item *it, uint32_t target,
-                          uint32_t limit)
+ * receiver of the datagram, or the member a probe is about: it can refute
+ * at once) and refutations the receiver has missed (note_correction); then
+ * the least transmitted, so that fresh news spreads first. */
+static uint32_t news_rank(const gossip_node *n, const news_item *it, uint32_t target)
 {
     if (it->idx == target || is_correction(&n->ms, it->idx))
         return 0;
-    uint32_t rank = 1 + it->transmits; /* transmits < limit: items leave at the limit */
-    if (it->status != GOSSIP_STATUS_ALIVE)
-        rank += limit;                 /* after every refutation */
-    return rank;
+    return 1 + it->transmits;
+}
+
+/* Which item a full queue drops: the most transmitted that is not a
+ * refutation, else the most transmitted.  A late refutation costs a false
+ * death, late suspect or dead news only detection time; in a storm of news
+ * (a partition: hundreds of members suspected at once) refutations of
+ * same-side false suspicions were otherwise pushed out of the full queues
+ * before they had reached everyone. */
+static uint32_t news_victim(const members *ms)
+{
+    uint32_t worst = 0;
+    for (uint32_t i = 1; i < ms->n_news; i++) {
+        const news_item *a = &ms->news[i], *b = &ms->news[worst];
+        bool a_refutes = a->status == GOSSIP_STATUS_ALIVE, b_refutes = b->status == GOSSIP_STATUS_ALIVE;
+        if (a_refutes != b_refutes ? b_refutes : a->transmits > b->transmits)
+            worst = i;
+    }
+    return worst;
 }
 
 static void news_push(gossip_node *n, uint32_t idx, const char *from, size_t from_len)
@@ -112,14 +122,8 @@ static void news_push(gossip_node *n, uint32_t idx, const char *from, size_t fro
         return; /* already queued: keep its transmit count */
     if (!it) {
         if (ms->n_news == NEWS_MAX) {
-            /* full: drop the most transmitted, a refutation last;
-             * anti-entropy still carries it */
-            uint32_t worst = 0, limit = retransmit_limit(n);
-            for (uint32_t i = 1; i < ms->n_news; i++)
-                if (news_rank(n, &ms->news[i], TABLE_NONE, limit) >
-                    news_rank(n, &ms->news[worst], TABLE_NONE, limit))
-                    worst = i;
-            it = &ms->news[worst];
+            /* full: anti-entropy still carries what is dropped */
+            it = &ms->news[news_victim(ms)];
         } else {
             it = &ms->news[ms->n_news++];
         }
@@ -161,7 +165,7 @@ void members_write_news(gossip_node *n, wire_writer *w, uint32_t target, size_t 
     /* in news_rank order (insertion sort: stable, at most NEWS_MAX items) */
     uint32_t order[NEWS_MAX], keys[NEWS_MAX], k = 0, limit = retransmit_limit(n);
     for (uint32_t i = 0; i < ms->n_news; i++) {
-        uint32_t key = news_rank(n, &ms->news[i], target, limit), j = k++;
+        uint32_t key = news_rank(n, &ms->news[i], target), j = k++;
         for (; j > 0 && keys[j - 1] > key; j--) {
             order[j] = order[j - 1];
             keys[j] = keys[j - 1];
