@@ -352,13 +352,22 @@ int wire_decode(const uint8_t *buf, size_t len, const wire_limits *lim, wire_msg
 
     reader r = {(const char *)buf + WIRE_HEADER_SIZE, (const char *)buf + len};
     uint32_t n;
+    uint64_t seen = 0; /* keys below 64 already read: a repeated one is refused */
     int rc = rd_container(&r, MP_MAP, &n, UINT32_MAX);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         uint64_t key;
-        if (rd_left(&r) >= 1 && rd_peek(&r) != MP_UINT)
+        if (rd_left(&r) >= 1 && rd_peek(&r) != MP_UINT) {
             rc = rd_skip(&r) ? GOSSIP_ERR_MALFORMED : rd_skip(&r); /* string key: unknown */
-        else if ((rc = rd_uint(&r, &key)) == 0)
-            rc = rd_field(&r, key, lim, m);
+        } else if ((rc = rd_uint(&r, &key)) == 0) {
+            /* A repeated key would leave the first one's entries behind (deltas
+             * read twice, kvs counted twice): a map has each key once. */
+            if (key < 64 && (seen >> key & 1))
+                rc = GOSSIP_ERR_MALFORMED;
+            else {
+                seen |= key < 64 ? 1ull << key : 0;
+                rc = rd_field(&r, key, lim, m);
+            }
+        }
     }
     if (rc == 0 && r.p != r.end)
         rc = GOSSIP_ERR_MALFORMED; /* trailing bytes */
