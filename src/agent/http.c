@@ -88,19 +88,6 @@ static int parse_status(const char *s)
     return -1;
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s)
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return true;
-}
 
 /* Keys (and names) in a path: 1..max bytes, no control characters.  Puts
  * the reason in why and returns false when s is not one. */
@@ -818,12 +805,12 @@ static enum MHD_Result h_query(const http_call *c)
     uint64_t v;
     const char *t = query(c, "timeout"), *r = query(c, "relay"), *tag = query(c, "tag"),
                *names = query(c, "name");
-    if (t && (!parse_u64(t, &v) || v < 1 || v > AGENT_MAX_QUERY_TIMEOUT_MS))
+    if (t && (!agent_parse_u64(t, &v) || v < 1 || v > AGENT_MAX_QUERY_TIMEOUT_MS))
         return send_error(c->h, c->conn, 400, "timeout: must be 1..%d ms, got \"%s\"",
                           AGENT_MAX_QUERY_TIMEOUT_MS, t);
     if (t)
         req.timeout_ms = (uint32_t)v;
-    if (r && (!parse_u64(r, &v) || v > AGENT_MAX_QUERY_RELAY))
+    if (r && (!agent_parse_u64(r, &v) || v > AGENT_MAX_QUERY_RELAY))
         return send_error(c->h, c->conn, 400, "relay: must be 0..%d, got \"%s\"",
                           AGENT_MAX_QUERY_RELAY, r);
     if (r)
@@ -915,10 +902,10 @@ static enum MHD_Result h_watch(const http_call *c)
     const char *last_id =
         MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
     if (since) {
-        if (!parse_u64(since, &cursor))
+        if (!agent_parse_u64(since, &cursor))
             return send_error(c->h, c->conn, 400,
                               "since: must be an event sequence number, got \"%s\"", since);
-    } else if (!last_id || !parse_u64(last_id, &cursor)) {
+    } else if (!last_id || !agent_parse_u64(last_id, &cursor)) {
         cursor = agent_events_last_seq(c->a);
     }
     /* Watch streams never take every connection: the rest of the API must
@@ -1145,7 +1132,7 @@ static enum MHD_Result begin(agent_http *h, struct MHD_Connection *conn, const c
     uint64_t declared;
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && parse_u64(cl, &declared) && declared > r->limit)
+    if (cl && agent_parse_u64(cl, &declared) && declared > r->limit)
         return send_error(h, conn, 413, "request body of %llu bytes is over %s (%zu)",
                           (unsigned long long)declared,
                           r->rt->fn == h_blob_put ? "the blob cap" : "http_max_body", r->limit);

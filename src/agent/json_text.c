@@ -2,7 +2,9 @@
  * names and addresses with invalid UTF-8 repaired, application-state values
  * as strings when they are UTF-8 and {"base64": ...} otherwise.  Shared by
  * the HTTP API and the event stream so both spell a value the same way. */
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,3 +125,30 @@ json_t *agent_json_value(const uint8_t *v, size_t n)
     return j;
 }
 
+
+bool agent_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+json_t *agent_json_error(unsigned *status, unsigned code, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    *status = code;
+    json_t *o = json_object();
+    json_object_set_new(o, "error", agent_json_text(msg));
+    return o;
+}

@@ -16,4 +16,10 @@ json_t *agent_json_text(const char *s);
  * {"base64": "..."}; NULL when out of memory. */
 json_t *agent_json_value(const uint8_t *v, size_t n);
 
+/* Decimal digits only, no sign or blanks, within 64 bits. */
+bool agent_parse_u64(const char *s, uint64_t *out);
+/* {"error": message} for an API answer; *status gets `code`. */
+json_t *agent_json_error(unsigned *status, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -2,7 +2,6 @@
  * GET /v1/kv/?prefix=P listing keys (kv_agent.h; docs/kv.md, "HTTP API").
  * http.c routes the requests here and sends the JSON built here. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,35 +11,7 @@
 #include "agent/json_text.h"
 #include "agent/kv_agent.h"
 
-static json_t *error(unsigned *status, unsigned code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static json_t *error(unsigned *status, unsigned code, const char *fmt, ...)
-{
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    *status = code;
-    json_t *o = json_object();
-    json_object_set_new(o, "error", agent_json_text(msg));
-    return o;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s)
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return true;
-}
 
 static const char *query(struct MHD_Connection *conn, const char *name)
 {
@@ -91,17 +62,17 @@ static bool key_ok(const char *key, uint32_t max, bool writing, unsigned *status
 {
     size_t n = strlen(key);
     if (n == 0 || n > max) {
-        *err = error(status, n > max ? 413 : 400, "key must be 1..%u bytes (kv_max_key), got %zu",
+        *err = agent_json_error(status, n > max ? 413 : 400, "key must be 1..%u bytes (kv_max_key), got %zu",
                      (unsigned)max, n);
         return false;
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) {
-            *err = error(status, 400, "key must not contain control characters");
+            *err = agent_json_error(status, 400, "key must not contain control characters");
             return false;
         }
     if (writing && !agent_utf8_valid((const uint8_t *)key, n)) {
-        *err = error(status, 400, "key must be UTF-8 text");
+        *err = agent_json_error(status, 400, "key must be UTF-8 text");
         return false;
     }
     return true;
@@ -160,7 +131,7 @@ static json_t *list(agent *a, struct MHD_Connection *conn, unsigned *status)
         for (size_t i = 0; i < l.n; i++)
             json_decref(l.items[i]);
         free(l.items);
-        return error(status, 503, s ? "out of memory" : "the key-value store is not open");
+        return agent_json_error(status, 503, s ? "out of memory" : "the key-value store is not open");
     }
     if (l.n)
         qsort(l.items, l.n, sizeof *l.items, by_key);
@@ -195,19 +166,19 @@ json_t *agent_kv_http(agent *a, struct MHD_Connection *conn, enum agent_kv_op op
             o = entry_json(&e, true);
         agent_unlock(a);
         if (rc == GOSSIP_ERR_INVALID)
-            return error(status, 503, "the key-value store is not open");
+            return agent_json_error(status, 503, "the key-value store is not open");
         if (!o)
-            return error(status, 404, "key \"%s\" is not set", key);
+            return agent_json_error(status, 404, "key \"%s\" is not set", key);
         *status = 200;
         return o;
     }
     uint64_t cas;
     const char *cas_text = query(conn, "cas");
-    if (cas_text && !parse_u64(cas_text, &cas))
-        return error(status, 400, "cas: must be an entry's version (an integer; 0: absent), got \"%.40s\"",
+    if (cas_text && !agent_parse_u64(cas_text, &cas))
+        return agent_json_error(status, 400, "cas: must be an entry's version (an integer; 0: absent), got \"%.40s\"",
                      cas_text);
     if (op == AGENT_KV_PUT && body_len > max_value)
-        return error(status, 413, "value of %zu bytes is over kv_max_value (%u bytes)", body_len,
+        return agent_json_error(status, 413, "value of %zu bytes is over kv_max_value (%u bytes)", body_len,
                      (unsigned)max_value);
     recon_version v;
     agent_lock(a);
@@ -219,20 +190,20 @@ json_t *agent_kv_http(agent *a, struct MHD_Connection *conn, enum agent_kv_op op
     case 0:
         break;
     case KV_CAS_FAILED:
-        return error(status, 409, "cas: key \"%s\" is at version %" PRIu64 ", not %" PRIu64, key,
+        return agent_json_error(status, 409, "cas: key \"%s\" is at version %" PRIu64 ", not %" PRIu64, key,
                      v.ts, cas);
     case GOSSIP_ERR_NOT_FOUND:
-        return error(status, 404, "key \"%s\" is not set", key);
+        return agent_json_error(status, 404, "key \"%s\" is not set", key);
     case GOSSIP_ERR_OVERSIZE:
-        return error(status, 413, "value of %zu bytes is over kv_max_value (%u bytes)", body_len,
+        return agent_json_error(status, 413, "value of %zu bytes is over kv_max_value (%u bytes)", body_len,
                      (unsigned)max_value);
     case GOSSIP_ERR_FULL:
-        return error(status, 507, "the key-value store is full (kv_max_entries %u)",
+        return agent_json_error(status, 507, "the key-value store is full (kv_max_entries %u)",
                      (unsigned)max_entries);
     case GOSSIP_ERR_INVALID:
-        return error(status, 503, "the key-value store is not open");
+        return agent_json_error(status, 503, "the key-value store is not open");
     default:
-        return error(status, 503, "cannot write \"%s\": %s", key, gossip_strerror(rc));
+        return agent_json_error(status, 503, "cannot write \"%s\": %s", key, gossip_strerror(rc));
     }
     *status = 200;
     json_t *o = json_object();

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -746,21 +745,6 @@ void agent_services_free(agent *a)
 
 /* ---- HTTP ------------------------------------------------------------------------ */
 
-static json_t *error(unsigned *status, unsigned code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static json_t *error(unsigned *status, unsigned code, const char *fmt, ...)
-{
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    *status = code;
-    json_t *o = json_object();
-    json_object_set_new(o, "error", agent_json_text(msg));
-    return o;
-}
 
 typedef struct list_walk {
     json_t *out;
@@ -863,7 +847,7 @@ json_t *agent_services_http(agent *a, struct MHD_Connection *conn, enum agent_sv
 {
     *status = 200;
     if (op != AGENT_SVC_LIST && !name_ok(name))
-        return error(status, 400,
+        return agent_json_error(status, 400,
                      "service name must be 1..%d of A-Z a-z 0-9 . _ - (got \"%.64s\")",
                      AGENT_SVC_MAX_NAME, name);
     if (op == AGENT_SVC_LIST || op == AGENT_SVC_GET) {
@@ -886,19 +870,19 @@ json_t *agent_services_http(agent *a, struct MHD_Connection *conn, enum agent_sv
     }
     agent_svcs *v = svcs_of(a);
     if (!v || !v->open)
-        return error(status, 503, "services are not available");
+        return agent_json_error(status, 503, "services are not available");
     if (op == AGENT_SVC_DEL) {
         agent_lock(a);
         bool found = !v->closing && do_deregister(v, name);
         agent_unlock(a);
         if (!found)
-            return error(status, 404, "service \"%s\" is not registered on this agent", name);
+            return agent_json_error(status, 404, "service \"%s\" is not registered on this agent", name);
         return json_pack("{s:s,s:b}", "name", name, "deregistered", 1);
     }
     json_error_t jerr;
     json_t *o = json_loadb(body ? body : "", body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o)
-        return error(status, 400, "malformed JSON: %s (line %d, column %d)", jerr.text,
+        return agent_json_error(status, 400, "malformed JSON: %s (line %d, column %d)", jerr.text,
                      jerr.line, jerr.column);
     svc s;
     char why[400];
@@ -910,7 +894,7 @@ json_t *agent_services_http(agent *a, struct MHD_Connection *conn, enum agent_sv
     agent_unlock(a);
     json_decref(o);
     if (st != 0)
-        return error(status, st, "%s", why);
+        return agent_json_error(status, st, "%s", why);
     json_t *r = value_json(&s);
     json_object_set_new(r, "registered", json_true());
     return r;
