@@ -35,6 +35,7 @@
 #include "core/recon_internal.h"
 #include "core/recon_wire.h"
 #include "sim/antientropy.h"
+#include "fault_alloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -132,52 +133,7 @@ static void store_shape(uint8_t cfg, unsigned *leaf_bits, uint32_t *split)
     *split = (cfg & 0x20) ? 4 : 0;
 }
 
-/* ---- an allocator that counts, and fails once on demand ------------------------------ */
-
-typedef struct fault_alloc {
-    long live;
-    unsigned long calls;
-    unsigned long fail_at; /* 0: never */
-    int armed;
-} fault_alloc;
-
-static int should_fail(fault_alloc *f)
-{
-    if (!f->armed || f->fail_at == 0)
-        return 0;
-    return ++f->calls == f->fail_at;
-}
-
-static void *fa_malloc(void *ud, size_t n)
-{
-    fault_alloc *f = ud;
-    if (should_fail(f))
-        return NULL;
-    void *p = malloc(n ? n : 1);
-    if (p)
-        f->live++;
-    return p;
-}
-
-static void *fa_realloc(void *ud, void *ptr, size_t n)
-{
-    fault_alloc *f = ud;
-    if (should_fail(f))
-        return NULL;
-    void *p = realloc(ptr, n ? n : 1);
-    if (p && !ptr)
-        f->live++;
-    return p;
-}
-
-static void fa_free(void *ud, void *ptr)
-{
-    fault_alloc *f = ud;
-    if (ptr) {
-        f->live--;
-        free(ptr);
-    }
-}
+/* The allocator that counts and fails once on demand: fault_alloc.h. */
 
 /* ---- checks ---------------------------------------------------------------------- */
 

@@ -13,7 +13,8 @@
  * clock orders events across members: a node's clock is at least every
  * time it has seen, and its next event gets clock + 1.
  *
- * Value layout: u64 Lamport time (big-endian), u8 name length, name, payload. */
+ * Value layout: the u64 Lamport time, big-endian; a u8 name length; the name;
+ * the payload. */
 #include <stdio.h>
 #include <string.h>
 

@@ -125,7 +125,7 @@ int kv_get(const kv_store *s, const void *key, size_t klen, recon_entry *out);
 int kv_each(const kv_store *s, const void *prefix, size_t plen,
             int (*fn)(void *arg, const recon_entry *e), void *arg);
 
-/* Collects every tombstone whose write time (HLC physical) is at least
+/* Collects every tombstone whose write time, the HLC physical part, is at least
  * horizon_ms before now_ms and that this replica has held since before
  * safe_ms (the caller's "every live peer has completed a session with us
  * since").  Returns how many. */
