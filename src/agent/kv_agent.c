@@ -53,7 +53,8 @@ typedef struct kv_sess {
 
 typedef struct kv_synced {
     char addr[GOSSIP_MAX_ADDR + 1];
-    uint64_t wall_ms; /* start of the last session completed with it */
+    uint64_t wall_ms;  /* start of the last session completed with it */
+    uint64_t tried_ms; /* start of the last session we opened with it */
 } kv_synced;
 
 typedef struct agent_kv_stats {
@@ -555,35 +556,54 @@ static void on_feedback(agent_kv *k, const kv_msg *m)
 
 /* ---- anti-entropy sessions ------------------------------------------------------ */
 
-static void synced_set(agent_kv *k, const char *addr, uint64_t wall)
+/* The session record of a peer, added when absent (NULL when out of memory). */
+static kv_synced *synced_slot(agent_kv *k, const char *addr)
 {
     for (size_t i = 0; i < k->n_synced; i++)
-        if (strcmp(k->synced[i].addr, addr) == 0) {
-            if (wall > k->synced[i].wall_ms)
-                k->synced[i].wall_ms = wall;
-            return;
-        }
+        if (strcmp(k->synced[i].addr, addr) == 0)
+            return &k->synced[i];
     if (k->n_synced == KV_MAX_PEERS_SYNCED)
         k->n_synced = 0; /* start over: collection waits for fresh sessions */
     if (k->n_synced == k->cap_synced) {
         size_t cap = k->cap_synced ? k->cap_synced * 2 : 16;
         kv_synced *p = realloc(k->synced, cap * sizeof *p);
         if (!p)
-            return;
+            return NULL;
         k->synced = p;
         k->cap_synced = cap;
     }
     kv_synced *s = &k->synced[k->n_synced++];
+    memset(s, 0, sizeof *s);
     snprintf(s->addr, sizeof s->addr, "%s", addr);
-    s->wall_ms = wall;
+    return s;
+}
+
+static void synced_set(agent_kv *k, const char *addr, uint64_t wall)
+{
+    kv_synced *s = synced_slot(k, addr);
+    if (s && wall > s->wall_ms)
+        s->wall_ms = wall;
+}
+
+static const kv_synced *synced_find(const agent_kv *k, const char *addr)
+{
+    for (size_t i = 0; i < k->n_synced; i++)
+        if (strcmp(k->synced[i].addr, addr) == 0)
+            return &k->synced[i];
+    return NULL;
 }
 
 static uint64_t synced_get(const agent_kv *k, const char *addr)
 {
-    for (size_t i = 0; i < k->n_synced; i++)
-        if (strcmp(k->synced[i].addr, addr) == 0)
-            return k->synced[i].wall_ms;
-    return 0;
+    const kv_synced *s = synced_find(k, addr);
+    return s ? s->wall_ms : 0;
+}
+
+/* When we last met this peer or tried to: the order of the round robin. */
+static uint64_t synced_turn(const agent_kv *k, const char *addr)
+{
+    const kv_synced *s = synced_find(k, addr);
+    return !s ? 0 : s->wall_ms > s->tried_ms ? s->wall_ms : s->tried_ms;
 }
 
 static void sess_free(kv_sess *s)
@@ -724,9 +744,30 @@ static void start_session(agent_kv *k)
         free(peers);
         return;
     }
+    /* The peer we met (or tried to) longest ago, ties broken at random: a
+     * randomised round robin.  Every live member is then met within about
+     * N - 1 periods (uniform picks need N ln N to cover all), which bounds
+     * both the repair time and when tombstones can be collected (safe_time
+     * waits for a session with every live member).  Counting attempts keeps
+     * an unreachable peer from taking every turn. */
+    size_t pick = 0, ties = 0;
+    uint64_t oldest = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = synced_turn(k, peers[i]);
+        if (t < oldest) {
+            oldest = t;
+            pick = i;
+            ties = 1;
+        } else if (t == oldest && below(k, ++ties) == 0) {
+            pick = i;
+        }
+    }
     memset(s, 0, sizeof *s);
-    snprintf(s->peer, sizeof s->peer, "%s", peers[below(k, n)]);
+    snprintf(s->peer, sizeof s->peer, "%s", peers[pick]);
     free(peers);
+    kv_synced *turn = synced_slot(k, s->peer);
+    if (turn)
+        turn->tried_ms = agent_wall_ms();
     recon_config cfg = session_config(k);
     recon_store store = kv_recon_store(k->s);
     s->started_wall = agent_wall_ms();
