@@ -59,6 +59,8 @@ expect_reject 'probe-interval' "${base[@]}" --probe-interval 1x
 expect_reject 'probe-timeout' "${base[@]}" --probe-interval 500 --probe-timeout 900
 expect_reject 'leave-timeout' "${base[@]}" --leave-timeout 0
 expect_reject 'log-level' "${base[@]}" --log-level loud
+expect_reject 'user-quiescent-period' "${base[@]}" --user-quiescent-period 500
+expect_reject 'quiescent-period' "${base[@]}" --coalesce-period 100 --quiescent-period 200
 expect_reject 'name' "${base[@]}" --name 'bad name!'
 expect_reject 'name' --bind "127.0.0.1:$P1" --http "127.0.0.1:$P2" --data-dir "$GT_TMP/bad-data"
 expect_reject 'http' "${base[@]}" --http nonsense

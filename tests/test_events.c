@@ -23,6 +23,8 @@ static struct {
     int count[N][N];              /* [receiver][origin] */
     uint64_t last_ltime[N];       /* per receiver */
     char last_payload[N][32];
+    char last_name[N][GOSSIP_MAX_EVENT_NAME + 1];
+    uint32_t last_flags[N];
     int total;
 } seen;
 
@@ -37,6 +39,8 @@ static void on_change(void *ud, const gossip_change *c)
     seen.last_ltime[net->sender] = c->version;
     snprintf(seen.last_payload[net->sender], sizeof seen.last_payload[0], "%.*s",
              (int)c->value_len, (const char *)c->value);
+    snprintf(seen.last_name[net->sender], sizeof seen.last_name[0], "%s", c->key);
+    seen.last_flags[net->sender] = c->flags;
     seen.total++;
 }
 
@@ -87,6 +91,39 @@ static void test_delivered_once_everywhere(void **unused)
     for (int i = 0; i < N; i++)
         assert_int_equal(seen.count[i][9], 1);
     assert_int_equal(seen.total, 2 * N);
+    mn_free(&net);
+}
+
+/* The coalesce flag travels with the event (in the name-length byte) and
+ * reaches every member; the name stays whole, even at the longest. */
+static void test_coalesce_flag_travels(void **unused)
+{
+    mininet net;
+    start(&net, 3);
+    char longest[GOSSIP_MAX_EVENT_NAME + 1];
+    memset(longest, 'n', GOSSIP_MAX_EVENT_NAME);
+    longest[GOSSIP_MAX_EVENT_NAME] = 0;
+    net.sender = 4;
+    assert_int_equal(gossip_node_event_flags(net.nodes[4], longest, (const uint8_t *)"p", 1,
+                                             GOSSIP_EVENT_COALESCE, NULL),
+                     0);
+    for (int r = 0; r < 20; r++)
+        mn_round(&net);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(seen.count[i][4], 1);
+        assert_int_equal(seen.last_flags[i], GOSSIP_EVENT_COALESCE);
+        assert_string_equal(seen.last_name[i], longest);
+    }
+    assert_int_equal(fire(&net, 4, "plain", "q", NULL), 0);
+    for (int r = 0; r < 20; r++)
+        mn_round(&net);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(seen.last_flags[i], 0);
+        assert_string_equal(seen.last_name[i], "plain");
+    }
+    /* Unknown flags are refused. */
+    assert_int_equal(gossip_node_event_flags(net.nodes[4], "e", NULL, 0, 0x2, NULL),
+                     GOSSIP_ERR_INVALID);
     mn_free(&net);
 }
 
@@ -176,6 +213,7 @@ static void test_bad_input_refused(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_coalesce_flag_travels),
         cmocka_unit_test(test_delivered_once_everywhere),
         cmocka_unit_test(test_catch_up_within_the_buffer),
         cmocka_unit_test(test_restart_with_floor_delivers_nothing_twice),

@@ -197,6 +197,7 @@ typedef struct gossip_change {
     size_t value_len;
     uint64_t version;             /* version of the key (or max version) */
     uint64_t incarnation;         /* status changes: the member's incarnation */
+    uint32_t flags;               /* GOSSIP_CHANGE_EVENT: GOSSIP_EVENT_* bits */
 } gossip_change;
 
 enum gossip_log_level {
@@ -271,6 +272,13 @@ int gossip_node_get_state(const gossip_node *node, const char *name,
  * itself: the next tick does. */
 int gossip_node_event(gossip_node *node, const char *name, const uint8_t *payload, size_t len,
                       uint64_t *ltime);
+/* The same with flags: GOSSIP_EVENT_COALESCE marks an event that receivers
+ * may coalesce with later events of the same name (only the newest is
+ * handled; Serf's "coalesce" flag).  The flags travel with the event and
+ * reach every member's on_change in gossip_change.flags. */
+#define GOSSIP_EVENT_COALESCE 0x1u
+int gossip_node_event_flags(gossip_node *node, const char *name, const uint8_t *payload,
+                            size_t len, uint32_t flags, uint64_t *ltime);
 /* The Lamport clock of events: the highest event time this node has seen. */
 uint64_t gossip_node_event_clock(const gossip_node *node);
 

@@ -115,9 +115,7 @@ void agent_get_net_stats(const agent *a, agent_net_stats *out)
 
 void agent_get_handler_stats(const agent *a, agent_handler_stats *out)
 {
-    *out = a->hnd.stats;
-    out->running = a->hnd.n_running;
-    out->queued = a->hnd.queued;
+    handlers_get_stats(&a->hnd, out);
 }
 
 static void on_change(void *ud, const gossip_change *c);
@@ -132,7 +130,7 @@ static void self_update(agent *a, const char *key)
     if (gossip_node_get_state(a->node, NULL, key, &value, &len, &version) != 0)
         value = NULL;
     gossip_change c = {GOSSIP_CHANGE_STATE, a->cfg.name, a->generation, key, value, len,
-                       version, 0};
+                       version, 0, 0};
     on_change(a, &c);
 }
 
@@ -173,9 +171,10 @@ int agent_request_join(agent *a, const char *const *addrs, size_t n)
 }
 
 int agent_fire_event(agent *a, const char *name, const uint8_t *payload, size_t len,
-                     uint64_t *ltime)
+                     bool coalesce, uint64_t *ltime)
 {
-    int rc = gossip_node_event(a->node, name, payload, len, ltime);
+    int rc = gossip_node_event_flags(a->node, name, payload, len,
+                                     coalesce ? GOSSIP_EVENT_COALESCE : 0, ltime);
     if (rc == 0)
         agent_wake(a); /* the rumor goes out on the next tick, now */
     return rc;
@@ -227,6 +226,7 @@ static char *event_json(const agent_event *ev, const gossip_change *c)
         json_object_set_new(o, "event", agent_json_text(ev->key));
         json_object_set_new(o, "payload", agent_json_value(c->value, c->value_len));
         json_object_set_new(o, "ltime", json_integer((json_int_t)c->version));
+        json_object_set_new(o, "coalesce", json_boolean(ev->coalesce));
     }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -269,6 +269,7 @@ static void on_change(void *ud, const gossip_change *c)
         snprintf(ev.status, sizeof ev.status, "reaped");
     if (c->key)
         snprintf(ev.key, sizeof ev.key, "%s", c->key);
+    ev.coalesce = c->kind == GOSSIP_CHANGE_EVENT && (c->flags & GOSSIP_EVENT_COALESCE);
     if (type == AGENT_EV_USER && query_is_event(c->key)) {
         ev.json = query_on_event(a, c); /* NULL: not for us */
         if (!ev.json)
@@ -474,7 +475,7 @@ static void begin_leave(agent *a, const char *why)
     gossip_node_get_stats(a->node, &gs);
     bool alone = gs.members_alive + gs.members_suspect <= 1; /* counts include us */
     gossip_node_leave(a->node, agent_now_ms(a));
-    gossip_change c = {GOSSIP_CHANGE_LEFT, a->cfg.name, a->generation, NULL, NULL, 0, 0, 0};
+    gossip_change c = {GOSSIP_CHANGE_LEFT, a->cfg.name, a->generation, NULL, NULL, 0, 0, 0, 0};
     on_change(a, &c); /* our own leave, for watchers and handlers */
     if (alone) {
         agent_log(a, GOSSIP_LOG_INFO, "msg=\"no other live member to tell; leaving at once\"");

@@ -31,7 +31,8 @@ typedef struct agent_event {
     char status[8];               /* the member's status after the event */
     uint64_t generation;
     uint64_t incarnation;
-    char key[GOSSIP_MAX_KEY + 1]; /* member-update only */
+    char key[GOSSIP_MAX_KEY + 1]; /* member-update: the key; user, query: the event name */
+    bool coalesce;                /* user: its sender let receivers coalesce it */
     char *json;                   /* the whole event as one JSON object (owned) */
 } agent_event;
 
@@ -51,7 +52,9 @@ typedef struct agent_net_stats {
 
 typedef struct agent_handler_stats {
     uint64_t started, succeeded, failed, timed_out, dropped; /* dropped: queue full */
+    uint64_t coalesced;           /* events a newer one replaced before any handler ran */
     uint64_t running, queued;     /* now */
+    uint64_t pending;             /* now: events waiting out a coalesce period */
 } agent_handler_stats;
 
 typedef struct agent agent;
@@ -82,10 +85,10 @@ int agent_del_state(agent *a, const char *key);
  * GOSSIP_ERR_* for bad arguments). */
 int agent_request_join(agent *a, const char *const *addrs, size_t n);
 int agent_request_leave(agent *a);
-/* Lock held.  Fires a user event (gossip_node_event); *ltime gets its
- * Lamport time. */
+/* Lock held.  Fires a user event (gossip_node_event_flags; `coalesce` lets
+ * receivers coalesce it); *ltime gets its Lamport time. */
 int agent_fire_event(agent *a, const char *name, const uint8_t *payload, size_t len,
-                     uint64_t *ltime);
+                     bool coalesce, uint64_t *ltime);
 /* Lock held.  Marks a dead or suspect member as left (Serf's force-leave).
  * GOSSIP_ERR_NOT_FOUND: no such member; GOSSIP_ERR_INVALID: self or alive. */
 int agent_force_leave(agent *a, const char *name);

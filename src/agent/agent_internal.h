@@ -81,10 +81,20 @@ int persist_save(const char *dir, const persist_state *st, char *err, size_t err
 
 typedef struct handler_job handler_job;
 
+/* An event waiting out its coalesce period (handlers.c). */
+typedef struct coalesce_slot {
+    agent_event ev;                /* the newest so far; ev.json owned */
+    uint64_t flush_at, quiet_at;   /* agent_now_ms deadlines */
+} coalesce_slot;
+
 typedef struct handlers {
     struct agent *a;
     handler_job *queue_head, *queue_tail;
     size_t queued;
+    coalesce_slot *pending;        /* at most handler_queue */
+    size_t n_pending;
+    uv_timer_t coalesce_timer;
+    bool timer_open;
     handler_job *running;          /* list of jobs with a live process */
     size_t n_running;
     agent_handler_stats stats;
@@ -99,6 +109,7 @@ void handlers_dispatch(handlers *h, const agent_event *ev);
 void handlers_kick(handlers *h);
 /* Kills running scripts and frees the queue. */
 void handlers_close(handlers *h);
+void handlers_get_stats(const handlers *h, agent_handler_stats *out);
 
 /* ---- queries (query.c) ------------------------------------------------------ */
 

@@ -352,6 +352,18 @@ static const opt opts[] = {
      "events waiting for a free handler slot; more are dropped and counted"},
     {"handler-timeout", "handler_timeout", K_U32, FIELD(handler_timeout_ms), 100, 86400000, "MS",
      "milliseconds before a handler script is killed"},
+    {"coalesce-period", "coalesce_period", K_U32, FIELD(coalesce_period_ms), 0, 3600000, "MS",
+     "hold member events this long before handlers run, keeping each member's latest "
+     "status and latest value per state key (0: off)"},
+    {"quiescent-period", "quiescent_period", K_U32, FIELD(quiescent_period_ms), 0, 3600000,
+     "MS", "hand held member events on early when none newer came for this long (0: wait "
+     "out --coalesce-period)"},
+    {"user-coalesce-period", "user_coalesce_period", K_U32, FIELD(user_coalesce_period_ms), 0,
+     3600000, "MS", "hold user events sent with coalesce (the default) this long before "
+     "handlers run, keeping the newest of each name (0: off)"},
+    {"user-quiescent-period", "user_quiescent_period", K_U32, FIELD(user_quiescent_period_ms),
+     0, 3600000, "MS", "hand held user events on early when none newer of that name came for "
+     "this long (0: wait out --user-coalesce-period)"},
     {"persist-interval", "persist_interval", K_U32, FIELD(persist_interval_ms), 100, 86400000,
      "MS", "milliseconds between snapshots of the data dir; one is also written at exit"},
     /* key-value store (src/agent/kv_agent.c, docs/kv.md) */
@@ -1000,6 +1012,18 @@ static int validate(agent_config *c, char *err, size_t err_len)
         set_err(err, err_len,
                 "--http-max-watchers: must be below --http-max-connections (%lu), got %lu",
                 (unsigned long)c->http_max_connections, (unsigned long)c->http_max_watchers);
+        return -1;
+    }
+    if (c->quiescent_period_ms > c->coalesce_period_ms) {
+        set_err(err, err_len, "--quiescent-period: must be at most --coalesce-period (%lu), got %lu",
+                (unsigned long)c->coalesce_period_ms, (unsigned long)c->quiescent_period_ms);
+        return -1;
+    }
+    if (c->user_quiescent_period_ms > c->user_coalesce_period_ms) {
+        set_err(err, err_len,
+                "--user-quiescent-period: must be at most --user-coalesce-period (%lu), got %lu",
+                (unsigned long)c->user_coalesce_period_ms,
+                (unsigned long)c->user_quiescent_period_ms);
         return -1;
     }
     if (c->tcp_max_frame < c->mtu) {

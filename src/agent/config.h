@@ -86,6 +86,15 @@ typedef struct agent_config {
     uint32_t handler_max_running;        /* handler scripts at once; default 4 */
     uint32_t handler_queue;              /* events waiting for a handler; default 256 */
     uint32_t handler_timeout_ms;         /* a handler is killed after; default 30000 */
+    /* Coalescing before handlers (Serf's four settings; 0: off): a member's
+     * status events within the period reach handlers as its latest one
+     * (member-update per key), user events flagged "coalesce" as the newest
+     * of their name.  A quiescent period ends the wait early when no newer
+     * event came for that long. */
+    uint32_t coalesce_period_ms;         /* member events; default 0 */
+    uint32_t quiescent_period_ms;        /* default 0 */
+    uint32_t user_coalesce_period_ms;    /* user events; default 0 */
+    uint32_t user_quiescent_period_ms;   /* default 0 */
     uint32_t persist_interval_ms;        /* data-dir snapshot period; default 10000 */
 
     /* key-value store (src/agent/kv_agent.c, docs/kv.md) */

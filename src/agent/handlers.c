@@ -6,7 +6,15 @@
  * at most handler_queue jobs wait (beyond that new events are dropped and
  * counted), and a script still running after handler_timeout_ms is killed.
  * Everything is asynchronous on the loop: a slow or failing script never
- * blocks the agent. */
+ * blocks the agent.
+ *
+ * Coalescing (Serf's coalesce and quiescent periods, off by default): an
+ * event that may be coalesced waits in a pending slot keyed by what it is
+ * about -- a member's status, a member's state key, a user event's name.  A
+ * newer event for the same slot replaces it (counted as coalesced); the slot
+ * goes to the handlers when its period since the first event ends, or
+ * earlier when no newer event came for the quiescent period.  Watchers of
+ * /v1/watch always see every event. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,7 +270,9 @@ static void start_next(handlers *h)
     }
 }
 
-void handlers_dispatch(handlers *h, const agent_event *ev)
+/* Queues a job per handler that wants the event (drops, counted, when the
+ * queue is full).  Takes nothing from ev: the jobs get copies. */
+static void enqueue(handlers *h, const agent_event *ev)
 {
     const agent_config *c = &h->a->cfg;
     for (size_t i = 0; i < c->n_handlers && !h->closing; i++) {
@@ -292,18 +302,185 @@ void handlers_dispatch(handlers *h, const agent_event *ev)
         h->queue_tail = j;
         h->queued++;
     }
-    /* Processes are spawned by the loop thread only; an event raised on an
-     * HTTP thread (a state write, a force-leave) wakes the loop for it. */
-    if (agent_on_loop(h->a))
+}
+
+/* ---- coalescing ------------------------------------------------------------------ */
+
+static bool wanted(const handlers *h, const agent_event *ev)
+{
+    const agent_config *c = &h->a->cfg;
+    for (size_t i = 0; i < c->n_handlers; i++)
+        if (c->handlers[i].events & (1u << ev->type))
+            return true;
+    return false;
+}
+
+/* The event's periods (0: handled at once). */
+static void periods(const handlers *h, const agent_event *ev, uint32_t *period,
+                    uint32_t *quiet)
+{
+    const agent_config *c = &h->a->cfg;
+    *period = *quiet = 0;
+    if (ev->type == AGENT_EV_USER) {
+        if (ev->coalesce) {
+            *period = c->user_coalesce_period_ms;
+            *quiet = c->user_quiescent_period_ms;
+        }
+    } else if (ev->type != AGENT_EV_QUERY) {
+        *period = c->coalesce_period_ms;
+        *quiet = c->quiescent_period_ms;
+    }
+}
+
+static bool is_status(enum agent_event_type t)
+{
+    return t != AGENT_EV_USER && t != AGENT_EV_QUERY && t != AGENT_EV_MEMBER_UPDATE;
+}
+
+/* Two events share a slot: the same member's status, the same member's
+ * state key, or the same user event name. */
+static bool same_slot(const agent_event *x, const agent_event *y)
+{
+    if (x->type == AGENT_EV_USER || y->type == AGENT_EV_USER)
+        return x->type == y->type && strcmp(x->key, y->key) == 0;
+    if (strcmp(x->name, y->name) != 0)
+        return false;
+    if (is_status(x->type) || is_status(y->type))
+        return is_status(x->type) && is_status(y->type);
+    return strcmp(x->key, y->key) == 0;
+}
+
+static void release(handlers *h, size_t i)
+{
+    enqueue(h, &h->pending[i].ev);
+    free(h->pending[i].ev.json);
+    h->pending[i] = h->pending[--h->n_pending];
+}
+
+static uint64_t slot_due(const coalesce_slot *s)
+{
+    return s->quiet_at && s->quiet_at < s->flush_at ? s->quiet_at : s->flush_at;
+}
+
+static void on_coalesce_timer(uv_timer_t *t);
+
+/* Loop thread: hands what is due to the handlers, arms the timer for the
+ * rest. */
+static void coalesce_pump(handlers *h)
+{
+    if (h->closing || h->n_pending == 0)
+        return;
+    uint64_t now = agent_now_ms(h->a), next = UINT64_MAX;
+    size_t i = 0;
+    while (i < h->n_pending) {
+        uint64_t due = slot_due(&h->pending[i]);
+        if (due <= now) {
+            release(h, i); /* the last slot moved to i: look at i again */
+            continue;
+        }
+        if (due < next)
+            next = due;
+        i++;
+    }
+    if (next == UINT64_MAX)
+        return;
+    if (!h->timer_open) {
+        uv_timer_init(&h->a->loop, &h->coalesce_timer);
+        h->coalesce_timer.data = h;
+        h->timer_open = true;
+    }
+    uv_timer_start(&h->coalesce_timer, on_coalesce_timer, next - now, 0);
+}
+
+/* Keeps the event for its coalesce period; false: handle it now. */
+static bool coalesce(handlers *h, const agent_event *ev)
+{
+    uint32_t period, quiet;
+    periods(h, ev, &period, &quiet);
+    if (period == 0)
+        return false;
+    uint64_t now = agent_now_ms(h->a);
+    for (size_t i = 0; i < h->n_pending; i++) {
+        coalesce_slot *s = &h->pending[i];
+        if (!same_slot(&s->ev, ev))
+            continue;
+        char *json = strdup(ev->json);
+        if (!json)
+            return false; /* no memory to replace it: this one goes through */
+        free(s->ev.json);
+        s->ev = *ev;
+        s->ev.json = json;
+        s->quiet_at = quiet ? now + quiet : 0;
+        h->stats.coalesced++;
+        return true;
+    }
+    if (h->pending == NULL) {
+        h->pending = calloc(h->a->cfg.handler_queue, sizeof *h->pending);
+        if (!h->pending)
+            return false;
+    }
+    if (h->n_pending == h->a->cfg.handler_queue)
+        return false; /* every slot busy: no waiting for this one */
+    char *json = strdup(ev->json);
+    if (!json)
+        return false;
+    coalesce_slot *s = &h->pending[h->n_pending++];
+    s->ev = *ev;
+    s->ev.json = json;
+    s->flush_at = now + period;
+    s->quiet_at = quiet ? now + quiet : 0;
+    return true;
+}
+
+static void on_coalesce_timer(uv_timer_t *t)
+{
+    handlers *h = t->data;
+    agent_lock(h->a);
+    coalesce_pump(h);
+    start_next(h);
+    agent_unlock(h->a);
+}
+
+/* ---- dispatch -------------------------------------------------------------------- */
+
+void handlers_dispatch(handlers *h, const agent_event *ev)
+{
+    if (h->closing || !wanted(h, ev))
+        return;
+    if (!coalesce(h, ev)) {
+        /* One that may not wait goes after what its slot holds: in order. */
+        for (size_t i = 0; i < h->n_pending; i++)
+            if (same_slot(&h->pending[i].ev, ev)) {
+                release(h, i);
+                break;
+            }
+        enqueue(h, ev);
+    }
+    /* Processes are spawned and timers armed by the loop thread only; an
+     * event raised on an HTTP thread (a state write, a user event, a
+     * force-leave) wakes the loop for it. */
+    if (agent_on_loop(h->a)) {
+        coalesce_pump(h);
         start_next(h);
-    else
+    } else {
         agent_wake(h->a);
+    }
 }
 
 void handlers_kick(handlers *h)
 {
-    if (!h->closing)
-        start_next(h);
+    if (h->closing)
+        return;
+    coalesce_pump(h);
+    start_next(h);
+}
+
+void handlers_get_stats(const handlers *h, agent_handler_stats *out)
+{
+    *out = h->stats;
+    out->running = h->n_running;
+    out->queued = h->queued;
+    out->pending = h->n_pending;
 }
 
 void handlers_close(handlers *h)
@@ -316,6 +493,13 @@ void handlers_close(handlers *h)
     }
     h->queue_tail = NULL;
     h->queued = 0;
+    for (size_t i = 0; i < h->n_pending; i++)
+        free(h->pending[i].ev.json); /* a stopping agent runs no more handlers */
+    free(h->pending);
+    h->pending = NULL;
+    h->n_pending = 0;
+    if (h->timer_open && !uv_is_closing((uv_handle_t *)&h->coalesce_timer))
+        uv_close((uv_handle_t *)&h->coalesce_timer, NULL);
     for (handler_job *j = h->running; j; j = j->next)
         uv_process_kill(&j->proc, SIGKILL); /* their exit callbacks close them */
 }

@@ -453,7 +453,8 @@ static json_t *handler_stats_json(const agent_handler_stats *s)
 {
     json_t *o = json_object();
 #define U(f) json_object_set_new(o, #f, json_u64(s->f))
-    U(started); U(succeeded); U(failed); U(timed_out); U(dropped); U(running); U(queued);
+    U(started); U(succeeded); U(failed); U(timed_out); U(dropped); U(coalesced); U(running);
+    U(queued); U(pending);
 #undef U
     return o;
 }
@@ -699,10 +700,16 @@ static enum MHD_Result h_force_leave(const http_call *c)
                                gossip_status_name(before), "status", "left"));
 }
 
-/* POST /v1/event/NAME: the body is the payload. */
+/* POST /v1/event/NAME[?coalesce=false]: the body is the payload. */
 static enum MHD_Result h_event(const http_call *c)
 {
     char why[96];
+    const char *co = query(c, "coalesce");
+    bool coalesce = true; /* as Serf: receivers with a user coalesce period may */
+    if (co && (strcmp(co, "false") == 0 || strcmp(co, "0") == 0))
+        coalesce = false;
+    else if (co && strcmp(co, "true") != 0 && strcmp(co, "1") != 0)
+        return send_error(c->h, c->conn, 400, "coalesce: must be true or false, got \"%s\"", co);
     if (!path_text_ok(c->arg, GOSSIP_MAX_EVENT_NAME, "event name", why, sizeof why))
         return send_error(c->h, c->conn, 400, "%s", why);
     if (!agent_utf8_valid((const uint8_t *)c->arg, strlen(c->arg)))
@@ -714,7 +721,8 @@ static enum MHD_Result h_event(const http_call *c)
     agent_lock(c->a);
     uint32_t max_size = agent_cfg(c->a)->max_event_size;
     uint64_t ltime = 0;
-    int rc = agent_fire_event(c->a, c->arg, (const uint8_t *)c->body, c->body_len, &ltime);
+    int rc = agent_fire_event(c->a, c->arg, (const uint8_t *)c->body, c->body_len, coalesce,
+                              &ltime);
     agent_unlock(c->a);
     if (rc == GOSSIP_ERR_OVERSIZE)
         return send_error(c->h, c->conn, 413,
@@ -726,8 +734,9 @@ static enum MHD_Result h_event(const http_call *c)
         return send_error(c->h, c->conn, status_for(rc), "cannot fire \"%s\": %s", c->arg,
                           gossip_strerror(rc));
     return send_json(c->h, c->conn, 200,
-                     json_pack("{s:o,s:o,s:o}", "event", agent_json_text(c->arg), "ltime",
-                               json_u64(ltime), "size", json_u64(c->body_len)));
+                     json_pack("{s:o,s:o,s:o,s:b}", "event", agent_json_text(c->arg), "ltime",
+                               json_u64(ltime), "size", json_u64(c->body_len), "coalesce",
+                               coalesce));
 }
 
 /* ---- blobs (docs/large-payloads.md; the engine glue is blob_agent.c) ----- */

@@ -238,7 +238,8 @@ int agent_query(agent *a, const agent_query_req *req, json_t **out, char *err, s
     pthread_condattr_destroy(&ca);
     q->next = a->queries;
     a->queries = q;
-    int rc = agent_fire_event(a, AGENT_QUERY_EVENT, (const uint8_t *)text, strlen(text), NULL);
+    int rc = agent_fire_event(a, AGENT_QUERY_EVENT, (const uint8_t *)text, strlen(text), false,
+                              NULL);
     free(text);
     if (rc == 0) {
         struct timespec until;

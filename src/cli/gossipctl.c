@@ -5,6 +5,7 @@
  * Exit codes: 0 ok, 1 the agent answered with an error, 2 bad usage,
  * 3 the agent could not be reached. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ typedef struct ctl {
     const char *names;  /* query --node a,b */
     const char *timeout; /* query --timeout MS */
     const char *relay;  /* query --relay R */
+    bool no_coalesce;   /* event --no-coalesce */
     const char *args[MAX_ARGS];
     int n_args;
     ctl_client cl;
@@ -285,6 +287,8 @@ static int cmd_event(ctl *c)
     char path[1200];
     if (escaped_path(path, sizeof path, "/v1/event/", c->args[0]) != 0)
         return usage_error(find_command("event"), "NAME is too long: %.40s...", c->args[0]);
+    if (c->no_coalesce)
+        strcat(path, "?coalesce=false"); /* fits: the escaped name is under 1024 bytes */
     ctl_response r;
     int rc = post_payload(c, path, c->n_args > 1 ? c->args[1] : "", &r);
     if (rc != CTL_EXIT_OK)
@@ -632,10 +636,12 @@ static const command commands[] = {
      "and version); `state set KEY -` reads the value from standard input (at most\n"
      "1 MiB; the agent enforces its own smaller limit).",
      cmd_state},
-    {"event", 1, 2, "event NAME [PAYLOAD|-]",
+    {"event", 1, 2, "event NAME [PAYLOAD|-] [--no-coalesce]",
      "Fires a user event: every member delivers it once (to /v1/watch and to\n"
      "handlers subscribed to \"user\"), ordered by its Lamport time.  `-` reads the\n"
-     "payload from standard input; the agent refuses payloads over --max-event-size.",
+     "payload from standard input; the agent refuses payloads over --max-event-size.\n"
+     "Members with a --user-coalesce-period hand only the newest event of a name to\n"
+     "their handlers; --no-coalesce has them hand this one on at once.",
      cmd_event},
     {"blob", 2, 4, "blob put FILE|- | blob get HASH [-o FILE]",
      "Stores FILE (or standard input) on the agent as a blob, which the cluster\n"
@@ -693,6 +699,25 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
     return 1;
 }
 
+/* Options that take a value; the value lands in the ctl field at `field`
+ * (a const char *), or for the repeatable --tag in c.tags. */
+typedef struct value_option {
+    const char *name, *needs; /* needs: the message when the value is missing */
+    size_t field;
+    bool repeat;
+} value_option;
+
+static const value_option value_options[] = {
+    {"--http", "--http: needs ADDR:PORT", offsetof(ctl, http), false},
+    {"--token", "--token: needs a value", offsetof(ctl, token), false},
+    {"--tag", "--tag: needs KEY=VALUE", 0, true},
+    {"--node", "--node: needs NAME[,NAME...]", offsetof(ctl, names), false},
+    {"--timeout", "--timeout: needs MS", offsetof(ctl, timeout), false},
+    {"--relay", "--relay: needs a count", offsetof(ctl, relay), false},
+    {"--status", "--status: needs a value", offsetof(ctl, status), false},
+};
+#define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
+
 int main(int argc, char **argv)
 {
     ctl c;
@@ -720,36 +745,21 @@ int main(int argc, char **argv)
                     c.args[c.n_args++] = argv[++i];
                 continue;
             }
-            if ((m = take_value(argc, argv, &i, "--http", &v)) != 0) {
-                if (m < 0)
-                    return usage_error(cmd, "--http: needs ADDR:PORT%s", "");
-                c.http = v;
-            } else if ((m = take_value(argc, argv, &i, "--token", &v)) != 0) {
-                if (m < 0)
-                    return usage_error(cmd, "--token: needs a value%s", "");
-                c.token = v;
-            } else if ((m = take_value(argc, argv, &i, "--tag", &v)) != 0) {
-                if (m < 0 || c.n_tags == MAX_ARGS || !strchr(v, '='))
-                    return usage_error(cmd, "--tag: needs KEY=VALUE%s", "");
-                c.tags[c.n_tags++] = v;
-            } else if ((m = take_value(argc, argv, &i, "--node", &v)) != 0) {
-                if (m < 0)
-                    return usage_error(cmd, "--node: needs NAME[,NAME...]%s", "");
-                c.names = v;
-            } else if ((m = take_value(argc, argv, &i, "--timeout", &v)) != 0) {
-                if (m < 0)
-                    return usage_error(cmd, "--timeout: needs MS%s", "");
-                c.timeout = v;
-            } else if ((m = take_value(argc, argv, &i, "--relay", &v)) != 0) {
-                if (m < 0)
-                    return usage_error(cmd, "--relay: needs a count%s", "");
-                c.relay = v;
-            } else if ((m = take_value(argc, argv, &i, "--status", &v)) != 0) {
-                if (m < 0)
-                    return usage_error(cmd, "--status: needs a value%s", "");
-                c.status = v;
+            const value_option *vo = NULL;
+            for (size_t k = 0; k < N_VALUE_OPTIONS && !vo; k++)
+                if ((m = take_value(argc, argv, &i, value_options[k].name, &v)) != 0)
+                    vo = &value_options[k];
+            if (vo) {
+                if (m < 0 || (vo->repeat && (c.n_tags == MAX_ARGS || !strchr(v, '='))))
+                    return usage_error(cmd, "%s", vo->needs);
+                if (vo->repeat)
+                    c.tags[c.n_tags++] = v;
+                else
+                    *(const char **)((char *)&c + vo->field) = v;
             } else if (strcmp(a, "--json") == 0) {
                 c.json = true;
+            } else if (strcmp(a, "--no-coalesce") == 0) {
+                c.no_coalesce = true;
             } else if (strcmp(a, "--help") == 0) {
                 help = true;
             } else if (strcmp(a, "--version") == 0) {
@@ -793,6 +803,8 @@ int main(int argc, char **argv)
         return usage_error(NULL, "no command given%s", "");
     if (c.status && strcmp(cmd->name, "members") != 0)
         return usage_error(cmd, "--status only goes with members%s", "");
+    if (c.no_coalesce && strcmp(cmd->name, "event") != 0)
+        return usage_error(cmd, "--no-coalesce only goes with event%s", "");
     if (c.n_args < cmd->min_args)
         return usage_error(cmd, "%s: missing arguments", cmd->name);
     if (c.n_args > cmd->max_args)

@@ -13,8 +13,9 @@
  * clock orders events across members: a node's clock is at least every
  * time it has seen, and its next event gets clock + 1.
  *
- * Value layout: the u64 Lamport time, big-endian; a u8 name length; the name;
- * the payload. */
+ * Value layout: the u64 Lamport time, big-endian; a u8 holding the name length
+ * (1..GOSSIP_MAX_EVENT_NAME, below 0x80) and, in its top bit, the coalesce
+ * flag; the name; the payload. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,9 @@
 #include "core/node.h"
 
 #define EV_HEADER 9
+#define EV_COALESCE 0x80 /* in the name-length byte */
+#define EV_NAME_MASK 0x7f
+_Static_assert(GOSSIP_MAX_EVENT_NAME <= EV_NAME_MASK, "the name length shares its byte");
 
 bool events_is_key(const char *key, size_t len)
 {
@@ -36,12 +40,12 @@ static void see(gossip_node *n, uint64_t ltime)
 }
 
 int events_fire(gossip_node *n, const char *name, const uint8_t *payload, size_t len,
-                uint64_t *ltime_out, int (*put)(gossip_node *, const char *, const uint8_t *,
+                uint32_t flags, uint64_t *ltime_out, int (*put)(gossip_node *, const char *, const uint8_t *,
                                                 size_t))
 {
     size_t name_len = name ? strnlen(name, GOSSIP_MAX_EVENT_NAME + 1) : 0;
     if (n->cfg.event_buffer == 0 || name_len == 0 || name_len > GOSSIP_MAX_EVENT_NAME ||
-        (len && !payload))
+        (len && !payload) || (flags & ~GOSSIP_EVENT_COALESCE))
         return GOSSIP_ERR_INVALID;
     /* The whole slot value must fit max_value_size as well. */
     if (len > n->cfg.max_event_size || EV_HEADER + name_len + len > n->cfg.max_value_size)
@@ -50,7 +54,7 @@ int events_fire(gossip_node *n, const char *name, const uint8_t *payload, size_t
     uint64_t ltime = n->event_clock + 1;
     for (int i = 0; i < 8; i++)
         value[i] = (uint8_t)(ltime >> (56 - 8 * i));
-    value[8] = (uint8_t)name_len;
+    value[8] = (uint8_t)(name_len | (flags & GOSSIP_EVENT_COALESCE ? EV_COALESCE : 0));
     memcpy(value + EV_HEADER, name, name_len);
     if (len)
         memcpy(value + EV_HEADER + name_len, payload, len);
@@ -68,7 +72,7 @@ int events_fire(gossip_node *n, const char *name, const uint8_t *payload, size_t
     if (n->cb.on_change) {
         const endpoint *self = table_ep(&n->tbl, n->self);
         gossip_change c = {GOSSIP_CHANGE_EVENT, ep_name(self), self->generation, name,
-                           payload, len, ltime, self->incarnation};
+                           payload, len, ltime, self->incarnation, flags};
         n->cb.on_change(n->ud, &c);
     }
     return 0;
@@ -78,8 +82,9 @@ void events_on_value(gossip_node *n, const endpoint *ep, const gossip_kv *kv)
 {
     const uint8_t *v = kv_value(kv);
     size_t len = kv->value_len;
-    if (kv->deleted || len < EV_HEADER || len - EV_HEADER < v[8] || v[8] == 0 ||
-        v[8] > GOSSIP_MAX_EVENT_NAME) {
+    size_t name_len = len >= EV_HEADER ? v[8] & EV_NAME_MASK : 0;
+    if (kv->deleted || len < EV_HEADER || len - EV_HEADER < name_len || name_len == 0 ||
+        name_len > GOSSIP_MAX_EVENT_NAME) {
         n->stats.events_malformed += !kv->deleted;
         return;
     }
@@ -90,12 +95,13 @@ void events_on_value(gossip_node *n, const endpoint *ep, const gossip_kv *kv)
     if (ltime <= n->cfg.event_ltime_floor)
         return; /* seen before our restart */
     char name[GOSSIP_MAX_EVENT_NAME + 1];
-    memcpy(name, v + EV_HEADER, v[8]);
-    name[v[8]] = 0;
+    memcpy(name, v + EV_HEADER, name_len);
+    name[name_len] = 0;
     n->stats.events_delivered++;
     if (!n->cb.on_change)
         return;
     gossip_change c = {GOSSIP_CHANGE_EVENT, ep_name(ep), ep->generation, name,
-                       v + EV_HEADER + v[8], len - EV_HEADER - v[8], ltime, ep->incarnation};
+                       v + EV_HEADER + name_len, len - EV_HEADER - name_len, ltime,
+                       ep->incarnation, v[8] & EV_COALESCE ? GOSSIP_EVENT_COALESCE : 0};
     n->cb.on_change(n->ud, &c);
 }

@@ -298,7 +298,7 @@ static void notify_status(gossip_node *n, const endpoint *ep)
     if (!n->cb.on_change)
         return;
     gossip_change c = {kinds[ep->status], ep_name(ep), ep->generation, NULL, NULL, 0,
-                       ep->max_version, ep->incarnation};
+                       ep->max_version, ep->incarnation, 0};
     n->cb.on_change(n->ud, &c);
 }
 
@@ -503,7 +503,7 @@ static void forget(gossip_node *n, uint32_t idx, uint64_t now_ms)
     endpoint *ep = table_ep(&n->tbl, idx);
     if (n->cb.on_change) {
         gossip_change c = {GOSSIP_CHANGE_REAPED, ep_name(ep), ep->generation, NULL, NULL, 0,
-                           ep->max_version, ep->incarnation};
+                           ep->max_version, ep->incarnation, 0};
         n->cb.on_change(n->ud, &c);
     }
     quarantined *q = &ms->quarantine[ms->quarantine_pos];

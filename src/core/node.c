@@ -400,7 +400,7 @@ static void notify(gossip_node *n, enum gossip_change_kind kind, const endpoint 
     if (!n->cb.on_change)
         return;
     gossip_change c = {kind, ep_name(ep), ep->generation, NULL, NULL, 0, ep->max_version,
-                       ep->incarnation};
+                       ep->incarnation, 0};
     if (kv) {
         c.key = kv->key;
         c.value = kv_value(kv);
@@ -553,7 +553,13 @@ int gossip_node_set_state(gossip_node *n, const char *key, const uint8_t *value,
 int gossip_node_event(gossip_node *n, const char *name, const uint8_t *payload, size_t len,
                       uint64_t *ltime)
 {
-    return events_fire(n, name, payload, len, ltime, own_write);
+    return events_fire(n, name, payload, len, 0, ltime, own_write);
+}
+
+int gossip_node_event_flags(gossip_node *n, const char *name, const uint8_t *payload,
+                            size_t len, uint32_t flags, uint64_t *ltime)
+{
+    return events_fire(n, name, payload, len, flags, ltime, own_write);
 }
 
 uint64_t gossip_node_event_clock(const gossip_node *n) { return n->event_clock; }
