@@ -121,6 +121,34 @@ static void test_killed_member_is_declared_dead_by_all(void **state)
     stop(net);
 }
 
+/* When every helper is gone too, no nack ever comes: the probes are
+ * inconclusive.  The survivor still declares both dead after a bounded
+ * number of retries (inconclusive_retries) instead of probing one of them
+ * again for ever. */
+static void test_survivor_of_a_mass_failure_declares_the_dead(void **state)
+{
+    (void)state;
+    mininet *net = start(3, 0.0);
+    assert_true(mn_run_until_converged(net, 100) > 0);
+    mn_kill(net, 1);
+    mn_kill(net, 2);
+    gossip_config c;
+    gossip_config_init(&c);
+    /* awareness slows a prober whose probes fail: probes and the suspicion
+     * timeout stretch by up to awareness_max. */
+    long bound = (long)c.awareness_max * detection_bound_ms(3) * 2;
+    long took1 = until_all(net, 1, GOSSIP_STATUS_DEAD, bound);
+    long took2 = until_all(net, 2, GOSSIP_STATUS_DEAD, bound);
+    print_message("3 nodes, 2 killed: the survivor holds them dead after %ld and %ld more ms\n",
+                  took1, took2);
+    assert_true(took1 >= 0);
+    assert_true(took2 >= 0);
+    gossip_stats s;
+    gossip_node_get_stats(net->nodes[0], &s);
+    assert_true(s.probes_inconclusive > 0); /* the path under test was taken */
+    stop(net);
+}
+
 static void test_no_false_dead_under_loss(void **state)
 {
     (void)state;
@@ -480,6 +508,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_killed_member_is_declared_dead_by_all),
+        cmocka_unit_test(test_survivor_of_a_mass_failure_declares_the_dead),
         cmocka_unit_test(test_no_false_dead_under_loss),
         cmocka_unit_test(test_stalled_member_refutes),
         cmocka_unit_test(test_graceful_leave_reads_left_not_dead),

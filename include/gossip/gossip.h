@@ -131,6 +131,11 @@ typedef struct gossip_config {
      * same generation persists and restores it, so that its first record
      * is not older than what the cluster last heard from it. */
     uint64_t incarnation;
+    /* Probes that no helper answered (not even with a nack) accuse nobody:
+     * the silence says more about our network than about the target, which
+     * is probed again at once.  At most this many such probes of a member
+     * in a row; the next one counts as failed.  Default 2. */
+    uint32_t inconclusive_retries;
 
     /* Rumor mongering (Demers 1987) on top of anti-entropy; docs/rumor-mongering.md.
      * A change this node makes, or learns from a rumor push, is pushed at

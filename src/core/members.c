@@ -26,6 +26,7 @@ void members_init(gossip_node *n)
     memset(ms, 0, sizeof *ms);
     ms->count[GOSSIP_STATUS_ALIVE] = 1; /* ourselves */
     ms->priority_target = UINT32_MAX;
+    ms->inconclusive_target = UINT32_MAX;
     ms->live_epoch = 1;
     ms->ring_succ = UINT32_MAX;
 }
@@ -492,6 +493,8 @@ static void renumber(gossip_node *n, uint32_t from, uint32_t to)
         ms->pr.target = to;
     if (ms->priority_target == from)
         ms->priority_target = to;
+    if (ms->inconclusive_target == from)
+        ms->inconclusive_target = to;
     for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
         if (ms->mon[i].used && ms->mon[i].idx == from)
             ms->mon[i].idx = to;
@@ -522,6 +525,8 @@ static void forget(gossip_node *n, uint32_t idx, uint64_t now_ms)
         ms->pr.active = false;
     if (ms->priority_target == idx)
         ms->priority_target = UINT32_MAX;
+    if (ms->inconclusive_target == idx)
+        ms->inconclusive_target = UINT32_MAX;
     for (uint32_t i = 0; ms->mon && i < n->cfg.monitored_peers; i++)
         if (ms->mon[i].used && ms->mon[i].idx == idx)
             ms->mon[i].used = false;

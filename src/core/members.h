@@ -117,6 +117,8 @@ typedef struct members {
     uint32_t order_pos;
     uint32_t priority_target;   /* probe this one next (a fresh suspect, or the
                                  * target of an inconclusive probe); TABLE_NONE */
+    uint32_t inconclusive_target; /* the member of the current run of ... */
+    uint32_t inconclusive_run;    /* ... inconclusive probes in a row */
     uint32_t probe_turn;        /* probes started: every PROBE_RING_EVERY-th is the ring's */
     uint64_t live_epoch;        /* bumped when the set of live members or indices change */
     uint64_t ring_epoch;        /* live_epoch when ring_succ was found (0: never) */

@@ -34,6 +34,7 @@ void gossip_config_init(gossip_config *cfg)
     cfg->leave_timeout_ms = 5000;
     cfg->monitored_peers = 16;
     cfg->phi_threshold_x100 = 800;
+    cfg->inconclusive_retries = 2;
     cfg->generation = 1;
     cfg->rumor_stop = GOSSIP_RUMOR_FEEDBACK_COUNTER;
     cfg->rumor_k = 3;

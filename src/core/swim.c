@@ -228,12 +228,20 @@ static void finish_probe(gossip_node *n, uint64_t now_ms)
      * between us and them: a partition, where half the helpers are out of
      * reach), not about the target, so we accuse nobody this time and probe
      * the same target again next.  A dead or stalled target still draws
-     * nacks. */
-    if (pr->nacks_expected > 0 && pr->nacks == 0) {
+     * nacks -- unless its helpers are gone too (a mass failure, a small
+     * cluster losing all but us): so only inconclusive_retries probes in a
+     * row may come out that way; the next one counts as failed. */
+    if (ms->inconclusive_target != pr->target)
+        ms->inconclusive_run = 0;
+    if (pr->nacks_expected > 0 && pr->nacks == 0 &&
+        ms->inconclusive_run < n->cfg.inconclusive_retries) {
         n->stats.probes_inconclusive++;
+        ms->inconclusive_target = pr->target;
+        ms->inconclusive_run++;
         ms->priority_target = pr->target; /* the next probe, at once, decides */
         return;
     }
+    ms->inconclusive_target = UINT32_MAX;
     if (pr->target < n->tbl.n && members_is_live(n, pr->target)) {
         bool was_alive = table_ep(&n->tbl, pr->target)->status == GOSSIP_STATUS_ALIVE;
         members_suspect(n, pr->target, now_ms);
