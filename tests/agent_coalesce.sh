@@ -40,6 +40,17 @@ runs() { grep -c "^$2 $3 " "$out/$1" 2>/dev/null || true; }
 handled() { grep "^$2 $3 " "$out/$1" 2>/dev/null | cut -d' ' -f3- | jq -r "$4"; }
 hstat() { get_json "$1" /v1/info | jq -r ".counters.handlers.$2"; }
 nothing_pending() { [ "$(hstat "$1" pending)" = 0 ]; }
+# expect_one_run NODE TYPE KEY FIELD WANT: once nothing waits on NODE, its
+# handler ran exactly once for (TYPE, KEY), and the event's FIELD was WANT.
+expect_one_run() {
+    local n=$1 type=$2 key=$3 field=$4 want=$5
+    ran() { [ "$(runs "$n" "$type" "$key")" -ge 1 ] && nothing_pending "$n"; }
+    wait_until $((PERIOD_MS / 1000 + 15)) ran || fail -a "$n" "$n's $type handler never ran for $key"
+    [ "$(runs "$n" "$type" "$key")" = 1 ] ||
+        fail -a "$n" "$n's handler ran $(runs "$n" "$type" "$key") times for $key, want 1"
+    [ "$(handled "$n" "$type" "$key" "$field")" = "$want" ] ||
+        fail -a "$n" "$n's handler got $field=$(handled "$n" "$type" "$key" "$field") for $key, want the newest, $want"
+}
 
 # ---- user events, coalesced ----------------------------------------------------------
 watch_start b ev
@@ -51,12 +62,7 @@ done
 all_seen() { [ "$(watch_events b ev | jq -c 'select(.type == "user" and .event == "deploy")' | wc -l)" = 5 ]; }
 wait_until 10 all_seen || fail -a b "b's watch did not show the five deploy events"
 say "b's watch shows all five deploy events (watchers are never coalesced)"
-ran_once() { [ "$(runs b user deploy)" -ge 1 ] && nothing_pending b; }
-wait_until $((PERIOD_MS / 1000 + 15)) ran_once || fail -a b "b's handler never ran for deploy"
-[ "$(runs b user deploy)" = 1 ] ||
-    fail -a b "b's handler ran $(runs b user deploy) times for five coalesced events, want 1"
-[ "$(handled b user deploy .payload)" = v5 ] ||
-    fail -a b "b's handler got $(handled b user deploy .payload), want the newest, v5"
+expect_one_run b user deploy .payload v5
 [ "$(hstat b coalesced)" -ge 4 ] || fail -a b "b counted $(hstat b coalesced) coalesced events, want >= 4"
 say "five coalesced deploy events ran b's handler once, with v5, after its ${PERIOD_MS} ms period"
 
@@ -88,12 +94,7 @@ for i in 1 2 3 4 5; do
 done
 value_seen() { get_json b /v1/members | jq -e '.[] | select(.name == "a") | .state.schema == "s5"' >/dev/null; }
 wait_until 10 value_seen || fail -a b "b never saw schema=s5"
-updated() { [ "$(runs b member-update schema)" -ge 1 ] && nothing_pending b; }
-wait_until $((PERIOD_MS / 1000 + 15)) updated || fail -a b "b's member-update handler never ran for schema"
-[ "$(runs b member-update schema)" = 1 ] ||
-    fail -a b "b's handler ran $(runs b member-update schema) times for schema, want 1"
-[ "$(handled b member-update schema .value)" = s5 ] ||
-    fail -a b "b's handler got schema=$(handled b member-update schema .value), want s5"
+expect_one_run b member-update schema .value s5
 updates=$(watch_events b ev | jq -c 'select(.type == "member-update" and .key == "schema")' | wc -l)
 [ "$(hstat b coalesced)" -eq $((before + updates - 1)) ] ||
     fail -a b "b saw $updates schema updates but counted $(($(hstat b coalesced) - before)) coalesced, want $((updates - 1))"
