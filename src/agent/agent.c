@@ -388,37 +388,88 @@ void agent_on_frame(agent *a, uint8_t kind, const char *from, const uint8_t *buf
 
 /* ---- the data dir ------------------------------------------------------------- */
 
-static void snapshot(agent *a)
+/* What the data dir keeps, read from the engine (lock held). */
+static void collect(agent *a, persist_state *st)
 {
-    persist_state st = {0};
-    st.generation = a->generation;
-    st.event_ltime = gossip_node_event_clock(a->node);
+    memset(st, 0, sizeof *st);
+    st->generation = a->generation;
+    st->event_ltime = gossip_node_event_clock(a->node);
     size_t n = gossip_node_member_count(a->node);
     for (size_t i = 0; i < n; i++) {
         gossip_member_info mi;
         if (gossip_node_member_at(a->node, i, &mi) != 0)
             continue;
         if (mi.is_self) {
-            st.incarnation = mi.incarnation;
+            st->incarnation = mi.incarnation;
             continue;
         }
-        if (mi.status == GOSSIP_STATUS_LEFT || st.n_members == PERSIST_MAX_MEMBERS || !mi.addr)
+        if (mi.status == GOSSIP_STATUS_LEFT || st->n_members == PERSIST_MAX_MEMBERS || !mi.addr)
             continue;
-        persist_member *m = &st.members[st.n_members++];
+        persist_member *m = &st->members[st->n_members++];
         snprintf(m->name, sizeof m->name, "%s", mi.name);
         snprintf(m->addr, sizeof m->addr, "%s", mi.addr);
     }
-    char err[256], esc[512];
+}
+
+static void log_save_error(agent *a, const char *err)
+{
+    char esc[512];
+    agent_log(a, GOSSIP_LOG_ERROR, "msg=\"cannot save the data dir\" err=\"%s\"",
+              agent_logfmt_escape(err, esc, sizeof esc));
+}
+
+/* Saved here and now: at start (the new generation is on disk before we
+ * speak) and at exit. */
+static void snapshot(agent *a)
+{
+    static persist_state st; /* large; start and exit only, one thread */
+    collect(a, &st);
+    char err[256];
     if (persist_save(a->cfg.data_dir, &st, err, sizeof err) != 0)
-        agent_log(a, GOSSIP_LOG_ERROR, "msg=\"cannot save the data dir\" err=\"%s\"",
-                  agent_logfmt_escape(err, esc, sizeof esc));
+        log_save_error(a, err);
+}
+
+/* The periodic save runs on libuv's thread pool: its fsyncs never hold up
+ * the loop (a probe answered late is a suspicion). */
+typedef struct persist_job {
+    uv_work_t req;
+    agent *a;
+    int rc;
+    char err[256];
+    persist_state st;
+} persist_job;
+
+static void persist_work(uv_work_t *w)
+{
+    persist_job *j = w->data;
+    j->rc = persist_save(j->a->cfg.data_dir, &j->st, j->err, sizeof j->err);
+}
+
+static void persist_done(uv_work_t *w, int status)
+{
+    persist_job *j = w->data;
+    agent_lock(j->a);
+    j->a->persist_busy = false;
+    if (status == 0 && j->rc != 0)
+        log_save_error(j->a, j->err);
+    agent_unlock(j->a);
+    free(j);
 }
 
 static void on_persist_timer(uv_timer_t *t)
 {
     agent *a = t->data;
     agent_lock(a);
-    snapshot(a);
+    persist_job *j = a->persist_busy || a->shutting_down ? NULL : malloc(sizeof *j);
+    if (j) {
+        j->a = a;
+        j->req.data = j;
+        collect(a, &j->st);
+        if (uv_queue_work(&a->loop, &j->req, persist_work, persist_done) == 0)
+            a->persist_busy = true;
+        else
+            free(j);
+    }
     agent_unlock(a);
 }
 

@@ -149,6 +149,7 @@ struct agent {
     size_t known_at_start;         /* members remembered from the last run */
 
     uv_timer_t tick_timer, persist_timer, leave_timer;
+    bool persist_busy;             /* a periodic save is on the thread pool */
     uv_async_t wakeup;
     uv_signal_t sig_term, sig_int, sig_hup;
 

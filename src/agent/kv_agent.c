@@ -1083,8 +1083,9 @@ kv_store *agent_kv_store(agent *a)
 }
 
 int agent_kv_write(agent *a, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-                   bool del, const uint64_t *cas, recon_version *out)
+                   bool del, const uint64_t *cas, recon_version *out, int *sync_fd)
 {
+    *sync_fd = -1;
     agent_kv *k = kv_of(a);
     if (!k)
         return GOSSIP_ERR_INVALID;
@@ -1092,10 +1093,33 @@ int agent_kv_write(agent *a, const uint8_t *key, size_t klen, const uint8_t *val
     int rc = del ? kv_del(k->s, key, klen, now, cas, out)
                  : kv_put(k->s, key, klen, val, vlen, now, cas, out);
     if (rc == 0) {
-        log_sync(k); /* acknowledged writes are on disk */
+        /* In the file now; on disk once the caller has synced a duplicate of
+         * the descriptor outside the lock.  (A compaction meanwhile swaps
+         * the file: it wrote and synced the whole store, this write with
+         * it, and the duplicate keeps the old file open until then.) */
+        log_flush(k);
+        *sync_fd = k->fd >= 0 ? dup(k->fd) : -1;
+        if (*sync_fd < 0)
+            log_sync(k); /* no descriptor to spare: here, then */
         if (k->handles_open && !a->shutting_down)
             uv_async_send(&k->async);
     }
+    return rc;
+}
+
+int agent_kv_sync(agent *a, int sync_fd)
+{
+    if (sync_fd < 0)
+        return 0;
+    int rc = fdatasync(sync_fd) == 0 ? 0 : -1;
+    close(sync_fd);
+    agent_lock(a);
+    agent_kv *k = kv_of(a);
+    if (k) {
+        k->st.log_syncs++;
+        k->st.log_write_errors += rc != 0;
+    }
+    agent_unlock(a);
     return rc;
 }
 

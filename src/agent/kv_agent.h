@@ -39,11 +39,17 @@ void agent_kv_deliver(agent *a, const char *from, const uint8_t *msg, size_t len
 
 /* NULL when the store is not open. */
 kv_store *agent_kv_store(agent *a);
-/* A local write (del: a delete): stored, appended to the log and synced to
- * disk before it returns, then pushed as a rumor by the loop.  As kv_put /
- * kv_del, plus GOSSIP_ERR_INVALID when the store is not open. */
+/* A local write (del: a delete), lock held: stored and appended to the log,
+ * then pushed as a rumor by the loop.  As kv_put / kv_del, plus
+ * GOSSIP_ERR_INVALID when the store is not open.  On success *sync_fd is a
+ * descriptor to pass to agent_kv_sync once the lock is released (-1: the
+ * write is synced already), so the fsync never holds the lock. */
 int agent_kv_write(agent *a, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-                   bool del, const uint64_t *cas, recon_version *out);
+                   bool del, const uint64_t *cas, recon_version *out, int *sync_fd);
+/* Lock NOT held: makes a write durable (fdatasync) before it is
+ * acknowledged and closes sync_fd.  0, or -1 (counted) when the disk
+ * refused. */
+int agent_kv_sync(agent *a, int sync_fd);
 /* The counters as a JSON object (GET /v1/info, counters.kv). */
 json_t *agent_kv_info_json(agent *a);
 

@@ -181,11 +181,17 @@ json_t *agent_kv_http(agent *a, struct MHD_Connection *conn, enum agent_kv_op op
         return agent_json_error(status, 413, "value of %zu bytes is over kv_max_value (%u bytes)", body_len,
                      (unsigned)max_value);
     recon_version v;
+    int sync_fd;
     agent_lock(a);
     int rc = agent_kv_write(a, (const uint8_t *)key, klen, (const uint8_t *)body,
                             op == AGENT_KV_PUT ? body_len : 0, op == AGENT_KV_DEL,
-                            cas_text ? &cas : NULL, &v);
+                            cas_text ? &cas : NULL, &v, &sync_fd);
     agent_unlock(a);
+    if (rc == 0 && agent_kv_sync(a, sync_fd) != 0)
+        return agent_json_error(status, 503,
+                                "\"%s\" was written but the disk refused to sync the log: it "
+                                "may not survive a crash (counted in log_write_errors)",
+                                key);
     switch (rc) {
     case 0:
         break;
