@@ -14,6 +14,7 @@
 #include "agent/kv_agent.h"
 #include "core/hash.h"
 #include "core/kv_wire.h"
+#include "core/recon_wire.h" /* the DONE that acknowledges a session's last message */
 
 #define KV_TICK_MS 50              /* the timer: rumor rounds, chunks, deadlines */
 #define KV_MAX_HOT 4096            /* rumors spreading at once; the oldest goes beyond */
@@ -39,7 +40,9 @@ typedef struct kv_hot {
 typedef struct kv_sess {
     bool used;
     bool initiator;
-    bool done; /* recon is done; freed once the last message is out */
+    bool done; /* recon is done; finished once the last message is out */
+    bool sent_last; /* our reply ended the session: the peer may not have it */
+    bool wait_ack;  /* ... so it counts only when the peer's DONE comes */
     uint64_t sid;
     char peer[GOSSIP_MAX_ADDR + 1];
     recon_session *rs;
@@ -63,6 +66,7 @@ typedef struct agent_kv_stats {
     uint64_t sessions_started, sessions_accepted, sessions_refused, sessions_completed;
     uint64_t sessions_failed, sessions_timed_out, sessions_equal, sessions_merkle;
     uint64_t sessions_iblt, sessions_fell_back;
+    uint64_t sessions_acked, sessions_unacked, sessions_stale;
     uint64_t session_bytes_sent, session_bytes_received, session_entries_sent;
     uint64_t session_entries_received, session_messages_rejected;
     uint64_t msgs_rejected, frames_dropped;
@@ -614,6 +618,41 @@ static void sess_free(kv_sess *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The session counts for tombstone collection (safe_time) only once both
+ * sides are known to hold what it carried.  The side that received the
+ * last message knows; it syncs, counts, and tells the other with a recon
+ * DONE.  The side that sent the last message waits for that DONE: a lost
+ * last message must not count, or this side could collect a tombstone the
+ * peer never got and the peer's older value would come back (found by
+ * `gossip-sim kv`: --nodes 2 --loss 0.3 --seed 3, before this rule). */
+static void sess_counted(agent_kv *k, kv_sess *s)
+{
+    synced_set(k, s->peer, s->started_wall);
+    sess_free(s);
+}
+
+static void send_done(agent_kv *k, kv_sess *s)
+{
+    recon_buf done;
+    recon_buf_init(&done, NULL);
+    recon_begin_message(&done, RECON_MSG_DONE);
+    recon_end_message(&done);
+    recon_buf *b = &k->scratch;
+    recon_buf_reset(b);
+    if (!done.err)
+        kv_msg_session(b, s->sid, s->initiator ? KV_SESSION_FROM_INITIATOR : 0,
+                       (uint32_t)done.len, 0, done.p, done.len);
+    if (!done.err && !b->err)
+        send_frame(k, s->peer, b->p, b->len);
+    recon_buf_free(&done);
+}
+
+static bool is_recon_msg(const uint8_t *p, size_t len, uint8_t type)
+{
+    return len >= RECON_HEADER_BYTES && p[0] == RECON_MAGIC0 && p[1] == RECON_MAGIC1 &&
+           p[2] == RECON_WIRE_VERSION && p[3] == type;
+}
+
 static void sess_finish(agent_kv *k, kv_sess *s)
 {
     const recon_stats *rs = recon_session_stats(s->rs);
@@ -629,13 +668,18 @@ static void sess_finish(agent_kv *k, kv_sess *s)
     k->st.session_messages_rejected += rs->rejected;
     snprintf(k->last_method, sizeof k->last_method, "%s", method_name(rs->method));
     log_sync(k); /* what the peer sent is on disk before the session counts */
-    synced_set(k, s->peer, s->started_wall);
     agent_log(k->a, GOSSIP_LOG_DEBUG,
               "msg=\"kv session done\" peer=%s role=%s method=%s bytes_sent=%" PRIu64
               " bytes_received=%" PRIu64 " entries_sent=%" PRIu64 " entries_received=%" PRIu64,
               s->peer, s->initiator ? "initiator" : "responder", method_name(rs->method),
               rs->bytes_sent, rs->bytes_received, rs->entries_sent, rs->entries_received);
-    sess_free(s);
+    if (s->sent_last) {
+        s->wait_ack = true; /* counted when the peer's DONE comes (sessions_tick bounds it) */
+        s->last_ms = agent_now_ms(k->a);
+        return;
+    }
+    send_done(k, s);
+    sess_counted(k, s);
 }
 
 static void sess_abort(agent_kv *k, kv_sess *s, const char *why, bool tell_peer)
@@ -723,8 +767,8 @@ static kv_sess *sess_slot(agent_kv *k)
 static bool initiating(const agent_kv *k)
 {
     for (size_t i = 0; i < KV_MAX_SESSIONS; i++)
-        if (k->sess[i].used && k->sess[i].initiator)
-            return true;
+        if (k->sess[i].used && k->sess[i].initiator && !k->sess[i].wait_ack)
+            return true; /* one waiting for its DONE is over for recon */
     return false;
 }
 
@@ -811,9 +855,25 @@ static void on_session(agent_kv *k, const char *from, const kv_msg *m)
         }
         return;
     }
+    if (s && s->wait_ack) {
+        if (m->offset == 0 && m->total == m->chunk_len &&
+            is_recon_msg(m->chunk, m->chunk_len, RECON_MSG_DONE)) {
+            k->st.sessions_acked++;
+            sess_counted(k, s);
+        } else {
+            sess_abort(k, s, "a message after our last one", true);
+        }
+        return;
+    }
     if (!s) {
         if (!peer_initiated || m->offset != 0)
             return; /* the rest of a session we gave up */
+        if (!is_recon_msg(m->chunk, m->chunk_len, RECON_MSG_HELLO)) {
+            /* Only a HELLO opens a session: this is the end of one we
+             * gave up or forgot in a restart (a DONE that came late ...) */
+            k->st.sessions_stale++;
+            return;
+        }
         s = sess_slot(k);
         if (!s) {
             k->st.sessions_refused++;
@@ -877,6 +937,7 @@ static void on_session(agent_kv *k, const char *from, const kv_msg *m)
         return;
     }
     s->done = recon_session_done(s->rs);
+    s->sent_last = s->done && len > 0;
     sess_pump(k, s);
 }
 
@@ -890,6 +951,11 @@ static void sessions_tick(agent_kv *k, uint64_t now)
         if (!s->used)
             continue;
         if (now - s->last_ms > idle) {
+            if (s->wait_ack) { /* complete, but not known to be: not counted */
+                k->st.sessions_unacked++;
+                sess_free(s);
+                continue;
+            }
             k->st.sessions_timed_out++;
             sess_abort(k, s, "timed out", true);
             continue;
@@ -1144,6 +1210,7 @@ json_t *agent_kv_info_json(agent *a)
     A(rumor_entries_new); A(rumor_feedback_knew); A(rumors_dropped); A(rumors_unacked);
     A(sessions_started); A(sessions_accepted); A(sessions_refused); A(sessions_completed);
     A(sessions_failed); A(sessions_timed_out); A(sessions_equal); A(sessions_merkle);
+    A(sessions_acked); A(sessions_unacked); A(sessions_stale);
     A(sessions_iblt); A(sessions_fell_back); A(session_bytes_sent); A(session_bytes_received);
     A(session_entries_sent); A(session_entries_received); A(session_messages_rejected);
     A(msgs_rejected); A(frames_dropped); A(log_bytes); A(log_records_loaded); A(log_errors);

@@ -8,6 +8,7 @@
 #include "sim/rumor.h"
 #include "sim/antientropy.h"
 #include "sim/blob_sim.h"
+#include "sim/kv_sim.h"
 
 static void usage(FILE *out)
 {
@@ -20,6 +21,8 @@ static void usage(FILE *out)
             "  rumor    rumor mongering (Demers 1987): residue, traffic, anti-entropy backstop, hot spot\n"
             "  antientropy  Merkle and IBLT anti-entropy between two replicas: bytes, round trips\n"
             "  blob     large payloads by INV/GETDATA with compact announcements: bytes, time\n"
+            "  kv       property test of the replicated key-value store: writes, loss, partitions,\n"
+            "           restarts; identical replicas, no acknowledged write lost\n"
             "\n"
             "gossip-sim COMMAND --help shows the options of COMMAND.\n");
 }
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
         return sim_cmd_antientropy(argc - 1, argv + 1);
     if (strcmp(cmd, "blob") == 0)
         return sim_cmd_blob(argc - 1, argv + 1);
+    if (strcmp(cmd, "kv") == 0)
+        return sim_cmd_kv(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
