@@ -56,6 +56,13 @@ int sim_parse_count(const char *cmd, const char *flag, const char *text, uint64_
     return rc;
 }
 
+int sim_parse_seed(const char *cmd, const char *flag, const char *text, uint64_t *out)
+{
+    if (!sim_parse_u64(text, out))
+        return sim_usage_error(cmd, flag, "'%s' is not an unsigned 64-bit integer", text);
+    return 0;
+}
+
 int sim_parse_double(const char *cmd, const char *flag, const char *text, double *out)
 {
     char *end;
@@ -89,6 +96,48 @@ int sim_flag_value(const char *cmd, const char *flag, int argc, char **argv, int
         return 0;
     }
     return sim_usage_error(cmd, flag, "missing value");
+}
+
+int sim_parse_flags(const char *cmd, int argc, char **argv, const sim_flag *flags,
+                    size_t n_flags, bool *seen, bool *help, bool *json, sim_flag_apply *apply,
+                    void *ctx)
+{
+    bool json_seen = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *help = true;
+            return 0;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return sim_usage_error(cmd, arg, "unexpected argument");
+        char name[SIM_FLAG_MAX];
+        const char *value;
+        int rc = sim_flag_split(cmd, arg, name, &value);
+        if (rc != 0)
+            return rc;
+        size_t id = 0;
+        while (id < n_flags && strcmp(flags[id].name, name) != 0)
+            id++;
+        bool is_json = id == n_flags && strcmp(name, "--json") == 0;
+        if (id == n_flags && !is_json)
+            return sim_usage_error(cmd, arg, "unknown option");
+        bool *given = is_json ? &json_seen : &seen[id];
+        if (*given)
+            return sim_usage_error(cmd, name, "given twice");
+        *given = true;
+        if (!is_json && flags[id].takes_value)
+            rc = sim_flag_value(cmd, name, argc, argv, &i, &value);
+        else if (value != NULL)
+            rc = sim_usage_error(cmd, name, "takes no value");
+        if (rc != 0)
+            return rc;
+        if (is_json)
+            *json = true;
+        else if ((rc = apply(ctx, id, name, value)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 uint32_t sim_default_threads(uint32_t max)

@@ -47,126 +47,97 @@ static void print_usage(FILE *out)
             MERKLE_DEFAULT_SPLIT);
 }
 
+enum flag_id { F_KEYS, F_DIFF, F_VALUE_BYTES, F_SEED, F_METHOD, F_LEAVES, F_SPLIT, F_COUNT };
+
+static const sim_flag flags[F_COUNT] = {
+    [F_KEYS] = {"--keys", true},     [F_DIFF] = {"--diff", true},
+    [F_VALUE_BYTES] = {"--value-bytes", true},
+    [F_SEED] = {"--seed", true},     [F_METHOD] = {"--method", true},
+    [F_LEAVES] = {"--leaves", true}, [F_SPLIT] = {"--split", true},
+};
+
 struct ae_args {
     ae_config cfg;
     bool json, help;
-    bool have_keys, have_diff, have_value, have_seed, have_method, have_leaves, have_split;
+    bool given[F_COUNT];
     const char *method_name;
 };
 
-static int apply_option(struct ae_args *a, const char *flag, const char *value)
+static int parse_method(struct ae_args *a, const char *flag, const char *value)
 {
-    if (strcmp(flag, "--keys") == 0) {
-        a->have_keys = true;
+    static const struct {
+        const char *name;
+        unsigned methods;
+    } names[] = {{"merkle", AE_RUN_MERKLE},
+                 {"iblt", AE_RUN_IBLT},
+                 {"both", AE_RUN_MERKLE | AE_RUN_IBLT},
+                 {"auto", AE_RUN_MERKLE | AE_RUN_IBLT | AE_RUN_AUTO}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i].name) == 0) {
+            a->cfg.methods = names[i].methods;
+            a->method_name = names[i].name;
+            return 0;
+        }
+    }
+    return sim_usage_error(CMD, flag, "'%s' is not one of merkle, iblt, both, auto", value);
+}
+
+static int parse_leaves(struct ae_args *a, const char *flag, const char *value)
+{
+    uint64_t v;
+    int rc = sim_parse_range(CMD, flag, value, 1, UINT64_C(1) << MERKLE_MAX_LEAF_BITS, &v);
+    if (rc != 0)
+        return rc;
+    if (v & (v - 1))
+        return sim_usage_error(CMD, flag, "%s is not a power of two", value);
+    unsigned bits = 0;
+    while ((UINT64_C(1) << bits) < v)
+        bits++;
+    /* merkle_init reads 0 as the default: one leaf is not offered. */
+    if (bits == 0)
+        return sim_usage_error(CMD, flag, "1 leaf is not supported; use 2 or more");
+    a->cfg.leaf_bits = bits;
+    return 0;
+}
+
+static int apply_option(void *ctx, size_t id, const char *flag, const char *value)
+{
+    struct ae_args *a = ctx;
+    switch ((enum flag_id)id) {
+    case F_KEYS:
         return sim_parse_range(CMD, flag, value, 1, AE_MAX_KEYS, &a->cfg.keys);
-    }
-    if (strcmp(flag, "--value-bytes") == 0) {
-        a->have_value = true;
+    case F_VALUE_BYTES:
         return sim_parse_count(CMD, flag, value, 0, AE_MAX_VALUE, &a->cfg.value_bytes);
-    }
-    if (strcmp(flag, "--seed") == 0) {
-        a->have_seed = true;
-        if (!sim_parse_u64(value, &a->cfg.seed))
-            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
-        return 0;
-    }
-    if (strcmp(flag, "--diff") == 0) {
-        a->have_diff = true;
+    case F_SEED:
+        return sim_parse_seed(CMD, flag, value, &a->cfg.seed);
+    case F_DIFF: {
         int rc = sim_parse_double(CMD, flag, value, &a->cfg.diff);
         if (rc == 0 && !(a->cfg.diff >= 0.0 && a->cfg.diff <= 1.0))
             return sim_usage_error(CMD, flag, "%s is not in [0, 1]", value);
         return rc;
     }
-    if (strcmp(flag, "--method") == 0) {
-        a->have_method = true;
-        static const struct {
-            const char *name;
-            unsigned methods;
-        } names[] = {{"merkle", AE_RUN_MERKLE},
-                     {"iblt", AE_RUN_IBLT},
-                     {"both", AE_RUN_MERKLE | AE_RUN_IBLT},
-                     {"auto", AE_RUN_MERKLE | AE_RUN_IBLT | AE_RUN_AUTO}};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-            if (strcmp(value, names[i].name) == 0) {
-                a->cfg.methods = names[i].methods;
-                a->method_name = names[i].name;
-                return 0;
-            }
-        }
-        return sim_usage_error(CMD, flag, "'%s' is not one of merkle, iblt, both, auto", value);
-    }
-    if (strcmp(flag, "--leaves") == 0) {
-        a->have_leaves = true;
-        uint64_t v;
-        int rc = sim_parse_range(CMD, flag, value, 1, UINT64_C(1) << MERKLE_MAX_LEAF_BITS, &v);
-        if (rc != 0)
-            return rc;
-        if (v & (v - 1))
-            return sim_usage_error(CMD, flag, "%s is not a power of two", value);
-        unsigned bits = 0;
-        while ((UINT64_C(1) << bits) < v)
-            bits++;
-        /* merkle_init reads 0 as the default: one leaf is not offered. */
-        if (bits == 0)
-            return sim_usage_error(CMD, flag, "1 leaf is not supported; use 2 or more");
-        a->cfg.leaf_bits = bits;
-        return 0;
-    }
-    if (strcmp(flag, "--split") == 0) {
-        a->have_split = true;
+    case F_METHOD:
+        return parse_method(a, flag, value);
+    case F_LEAVES:
+        return parse_leaves(a, flag, value);
+    case F_SPLIT:
         return sim_parse_count(CMD, flag, value, 2, MERKLE_MAX_SPLIT, &a->cfg.split);
+    case F_COUNT:
+        break;
     }
-    return sim_usage_error(CMD, flag, "unknown option");
-}
-
-static bool *given(struct ae_args *a, const char *flag)
-{
-    if (strcmp(flag, "--keys") == 0) return &a->have_keys;
-    if (strcmp(flag, "--diff") == 0) return &a->have_diff;
-    if (strcmp(flag, "--value-bytes") == 0) return &a->have_value;
-    if (strcmp(flag, "--seed") == 0) return &a->have_seed;
-    if (strcmp(flag, "--method") == 0) return &a->have_method;
-    if (strcmp(flag, "--leaves") == 0) return &a->have_leaves;
-    if (strcmp(flag, "--split") == 0) return &a->have_split;
-    return NULL;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct ae_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            a->help = true;
-            return 0;
-        }
-        if (strcmp(arg, "--json") == 0) {
-            a->json = true;
-            continue;
-        }
-        char flag[SIM_FLAG_MAX];
-        const char *value;
-        int rc = sim_flag_split(CMD, arg, flag, &value);
-        if (rc != 0)
-            return rc;
-        bool *seen = given(a, flag);
-        if (seen == NULL)
-            return sim_usage_error(CMD, arg, "unknown option");
-        if (*seen)
-            return sim_usage_error(CMD, flag, "given twice");
-        rc = sim_flag_value(CMD, flag, argc, argv, &i, &value);
-        if (rc == 0)
-            rc = apply_option(a, flag, value);
-        if (rc != 0)
-            return rc;
-    }
-    if (a->help)
-        return 0;
-    if (!a->have_keys)
-        return sim_usage_error(CMD, "--keys", "missing (required)");
-    if (!a->have_diff)
-        return sim_usage_error(CMD, "--diff", "missing (required)");
-    if (!a->have_value)
-        return sim_usage_error(CMD, "--value-bytes", "missing (required)");
+    int rc = sim_parse_flags(CMD, argc, argv, flags, F_COUNT, a->given, &a->help, &a->json,
+                             apply_option, a);
+    if (rc != 0 || a->help)
+        return rc;
+    static const enum flag_id required[] = {F_KEYS, F_DIFF, F_VALUE_BYTES};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!a->given[required[i]])
+            return sim_usage_error(CMD, flags[required[i]].name, "missing (required)");
     return 0;
 }
 

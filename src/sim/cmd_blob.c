@@ -56,112 +56,111 @@ static const char CMD[] = "blob";
 
 enum { RUN_COMPACT = 1, RUN_MANIFEST = 2, RUN_FULL = 4 };
 
+enum flag_id {
+    F_NODES, F_SIZE_MIB, F_HAVE, F_K, F_SEED, F_MODE, F_LATENCY_MS, F_BANDWIDTH_MBIT,
+    F_CORRUPT, F_MAX_PAYLOAD_MIB, F_COUNT
+};
+
+static const sim_flag flags[F_COUNT] = {
+    [F_NODES] = {"--nodes", true},
+    [F_SIZE_MIB] = {"--size-mib", true},
+    [F_HAVE] = {"--have", true},
+    [F_K] = {"--k", true},
+    [F_SEED] = {"--seed", true},
+    [F_MODE] = {"--mode", true},
+    [F_LATENCY_MS] = {"--latency-ms", true},
+    [F_BANDWIDTH_MBIT] = {"--bandwidth-mbit", true},
+    [F_CORRUPT] = {"--corrupt", true},
+    [F_MAX_PAYLOAD_MIB] = {"--max-payload-mib", true},
+};
+
 struct blob_args {
     blob_sim_config cfg;
     double size_mib, have;
     unsigned runs;
     uint64_t max_payload_mib;
     bool json, help;
+    bool given[F_COUNT];
 };
 
-static int apply_option(struct blob_args *a, const char *flag, const char *value)
+static int parse_latency(struct blob_args *a, const char *flag, const char *value)
 {
-    uint64_t v;
+    unsigned long lo, hi;
+    char tail;
+    if (sscanf(value, "%lu-%lu%c", &lo, &hi, &tail) != 2 || lo > hi || hi > 10000 ||
+        value[0] < '0' || value[0] > '9')
+        return sim_usage_error(CMD, flag, "'%s' is not MIN-MAX with 0 <= MIN <= MAX <= 10000",
+                               value);
+    a->cfg.latency_min_ms = (uint32_t)lo;
+    a->cfg.latency_max_ms = (uint32_t)hi;
+    return 0;
+}
+
+static int parse_mode(struct blob_args *a, const char *flag, const char *value)
+{
+    static const struct {
+        const char *name;
+        unsigned runs;
+    } names[] = {{"compact", RUN_COMPACT},
+                 {"manifest", RUN_MANIFEST},
+                 {"full", RUN_FULL},
+                 {"both", RUN_COMPACT | RUN_FULL},
+                 {"all", RUN_COMPACT | RUN_MANIFEST | RUN_FULL}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i].name) == 0) {
+            a->runs = names[i].runs;
+            return 0;
+        }
+    }
+    return sim_usage_error(CMD, flag, "'%s' is not compact, manifest, full, both or all", value);
+}
+
+static int apply_option(void *ctx, size_t id, const char *flag, const char *value)
+{
+    struct blob_args *a = ctx;
     int rc;
-    if (strcmp(flag, "--nodes") == 0) {
-        rc = sim_parse_range(CMD, flag, value, 2, BLOB_SIM_MAX_NODES, &v);
-        a->cfg.nodes = (uint32_t)v;
-        return rc;
-    }
-    if (strcmp(flag, "--k") == 0) {
-        rc = sim_parse_range(CMD, flag, value, 1, 64, &v);
-        a->cfg.k = (uint32_t)v;
-        return rc;
-    }
-    if (strcmp(flag, "--seed") == 0) {
-        if (!sim_parse_u64(value, &a->cfg.seed))
-            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
-        return 0;
-    }
-    if (strcmp(flag, "--bandwidth-mbit") == 0) {
-        rc = sim_parse_range(CMD, flag, value, 1, 100000, &v);
-        a->cfg.bandwidth_mbit = (uint32_t)v;
-        return rc;
-    }
-    if (strcmp(flag, "--corrupt") == 0) {
-        rc = sim_parse_range(CMD, flag, value, 0, BLOB_SIM_MAX_NODES, &v);
-        a->cfg.corrupt_nodes = (uint32_t)v;
-        return rc;
-    }
-    if (strcmp(flag, "--max-payload-mib") == 0) {
-        rc = sim_parse_range(CMD, flag, value, 1, 4096, &v);
-        a->max_payload_mib = v;
-        return rc;
-    }
-    if (strcmp(flag, "--size-mib") == 0) {
+    switch ((enum flag_id)id) {
+    case F_NODES:
+        return sim_parse_count(CMD, flag, value, 2, BLOB_SIM_MAX_NODES, &a->cfg.nodes);
+    case F_K:
+        return sim_parse_count(CMD, flag, value, 1, 64, &a->cfg.k);
+    case F_SEED:
+        return sim_parse_seed(CMD, flag, value, &a->cfg.seed);
+    case F_BANDWIDTH_MBIT:
+        return sim_parse_count(CMD, flag, value, 1, 100000, &a->cfg.bandwidth_mbit);
+    case F_CORRUPT:
+        return sim_parse_count(CMD, flag, value, 0, BLOB_SIM_MAX_NODES, &a->cfg.corrupt_nodes);
+    case F_MAX_PAYLOAD_MIB:
+        return sim_parse_range(CMD, flag, value, 1, 4096, &a->max_payload_mib);
+    case F_SIZE_MIB:
         if ((rc = sim_parse_double(CMD, flag, value, &a->size_mib)))
             return rc;
         if (!(a->size_mib > 0.0) || a->size_mib > 4096.0)
             return sim_usage_error(CMD, flag, "%s is not in (0, 4096]", value);
         return 0;
-    }
-    if (strcmp(flag, "--have") == 0) {
+    case F_HAVE:
         if ((rc = sim_parse_double(CMD, flag, value, &a->have)))
             return rc;
         if (!(a->have >= 0.0 && a->have <= 1.0))
             return sim_usage_error(CMD, flag, "%s is not in [0, 1]", value);
         return 0;
+    case F_LATENCY_MS:
+        return parse_latency(a, flag, value);
+    case F_MODE:
+        return parse_mode(a, flag, value);
+    case F_COUNT:
+        break;
     }
-    if (strcmp(flag, "--latency-ms") == 0) {
-        unsigned long lo, hi;
-        char tail;
-        if (sscanf(value, "%lu-%lu%c", &lo, &hi, &tail) != 2 || lo > hi || hi > 10000 ||
-            value[0] < '0' || value[0] > '9')
-            return sim_usage_error(CMD, flag, "'%s' is not MIN-MAX with 0 <= MIN <= MAX <= 10000", value);
-        a->cfg.latency_min_ms = (uint32_t)lo;
-        a->cfg.latency_max_ms = (uint32_t)hi;
-        return 0;
-    }
-    if (strcmp(flag, "--mode") == 0) {
-        static const struct {
-            const char *name;
-            unsigned runs;
-        } names[] = {{"compact", RUN_COMPACT},
-                     {"manifest", RUN_MANIFEST},
-                     {"full", RUN_FULL},
-                     {"both", RUN_COMPACT | RUN_FULL},
-                     {"all", RUN_COMPACT | RUN_MANIFEST | RUN_FULL}};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-            if (strcmp(value, names[i].name) == 0) {
-                a->runs = names[i].runs;
-                return 0;
-            }
-        }
-        return sim_usage_error(CMD, flag, "'%s' is not compact, manifest, full, both or all", value);
-    }
-    return sim_usage_error(CMD, flag, "unknown option");
+    return 0;
 }
 
+/* Accepts "--flag value" and "--flag=value". */
 static int parse_args(int argc, char **argv, struct blob_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
-            a->help = true;
-            return 0;
-        }
-        if (strcmp(flag, "--json") == 0) {
-            a->json = true;
-            continue;
-        }
-        if (strncmp(flag, "--", 2) != 0)
-            return sim_usage_error(CMD, flag, "unexpected argument");
-        if (i + 1 >= argc)
-            return sim_usage_error(CMD, flag, "needs a value");
-        int rc = apply_option(a, flag, argv[++i]);
-        if (rc)
-            return rc;
-    }
+    int rc = sim_parse_flags(CMD, argc, argv, flags, F_COUNT, a->given, &a->help, &a->json,
+                             apply_option, a);
+    if (rc != 0 || a->help)
+        return rc;
     if (a->cfg.corrupt_nodes >= a->cfg.nodes)
         return sim_usage_error(CMD, "--corrupt", "%u must be below --nodes (%u)", a->cfg.corrupt_nodes,
                            a->cfg.nodes);

@@ -84,21 +84,44 @@ static void print_usage(FILE *out)
             KV_SIM_MAX_FANOUT, KV_SIM_MAX_RUMOR_K, KV_CMD_MAX_SEEDS, KV_CMD_MAX_THREADS);
 }
 
-static const char *const FLAGS[] = {
-    "--nodes",       "--keys",        "--writes",     "--delete-fraction", "--loss",
-    "--latency-ms",  "--partitions",  "--restarts",   "--anti-entropy-ms", "--horizon-ms",
-    "--duration-ms", "--deadline-ms", "--skew-ms",    "--fanout",          "--rumor-k",
-    "--key-dist",   "--method",      "--seed",       "--seeds",           "--threads",
-    "--gc-rule",     "--inject-bug",
+enum flag_id {
+    F_NODES, F_KEYS, F_WRITES, F_DELETE_FRACTION, F_LOSS, F_LATENCY_MS, F_PARTITIONS,
+    F_RESTARTS, F_AE_MS, F_HORIZON_MS, F_DURATION_MS, F_DEADLINE_MS, F_SKEW_MS, F_FANOUT,
+    F_RUMOR_K, F_KEY_DIST, F_METHOD, F_SEED, F_SEEDS, F_THREADS, F_GC_RULE, F_INJECT_BUG,
+    F_COUNT
 };
-#define N_FLAGS (sizeof FLAGS / sizeof FLAGS[0])
+
+static const sim_flag flags[F_COUNT] = {
+    [F_NODES] = {"--nodes", true},
+    [F_KEYS] = {"--keys", true},
+    [F_WRITES] = {"--writes", true},
+    [F_DELETE_FRACTION] = {"--delete-fraction", true},
+    [F_LOSS] = {"--loss", true},
+    [F_LATENCY_MS] = {"--latency-ms", true},
+    [F_PARTITIONS] = {"--partitions", true},
+    [F_RESTARTS] = {"--restarts", true},
+    [F_AE_MS] = {"--anti-entropy-ms", true},
+    [F_HORIZON_MS] = {"--horizon-ms", true},
+    [F_DURATION_MS] = {"--duration-ms", true},
+    [F_DEADLINE_MS] = {"--deadline-ms", true},
+    [F_SKEW_MS] = {"--skew-ms", true},
+    [F_FANOUT] = {"--fanout", true},
+    [F_RUMOR_K] = {"--rumor-k", true},
+    [F_KEY_DIST] = {"--key-dist", true},
+    [F_METHOD] = {"--method", true},
+    [F_SEED] = {"--seed", true},
+    [F_SEEDS] = {"--seeds", true},
+    [F_THREADS] = {"--threads", true},
+    [F_GC_RULE] = {"--gc-rule", true},
+    [F_INJECT_BUG] = {"--inject-bug", true},
+};
 
 struct kv_args {
     kv_sim_config cfg;
     uint32_t seeds, threads;
     bool multi; /* --seeds given: a summary, even for one seed */
     bool json, help;
-    bool seen[N_FLAGS];
+    bool given[F_COUNT];
 };
 
 static int on_off(const char *flag, const char *value, bool *out)
@@ -125,20 +148,22 @@ static int fraction(const char *flag, const char *value, double max, double *out
     return rc;
 }
 
-static int apply_option(struct kv_args *a, const char *flag, const char *value)
+static int apply_option(void *ctx, size_t id, const char *flag, const char *value)
 {
+    struct kv_args *a = ctx;
     kv_sim_config *c = &a->cfg;
-    if (strcmp(flag, "--nodes") == 0)
+    switch ((enum flag_id)id) {
+    case F_NODES:
         return sim_parse_count(CMD, flag, value, 2, KV_SIM_MAX_NODES, &c->nodes);
-    if (strcmp(flag, "--keys") == 0)
+    case F_KEYS:
         return sim_parse_count(CMD, flag, value, 1, KV_SIM_MAX_KEYS, &c->keys);
-    if (strcmp(flag, "--writes") == 0)
+    case F_WRITES:
         return sim_parse_count(CMD, flag, value, 0, KV_SIM_MAX_WRITES, &c->writes);
-    if (strcmp(flag, "--delete-fraction") == 0)
+    case F_DELETE_FRACTION:
         return fraction(flag, value, 1.0, &c->delete_fraction);
-    if (strcmp(flag, "--loss") == 0)
+    case F_LOSS:
         return fraction(flag, value, KV_SIM_MAX_LOSS, &c->loss);
-    if (strcmp(flag, "--latency-ms") == 0) {
+    case F_LATENCY_MS: {
         unsigned long lo, hi;
         char tail;
         if (value[0] < '0' || value[0] > '9' ||
@@ -150,26 +175,26 @@ static int apply_option(struct kv_args *a, const char *flag, const char *value)
         c->latency_max_ms = (uint32_t)hi;
         return 0;
     }
-    if (strcmp(flag, "--partitions") == 0)
+    case F_PARTITIONS:
         return on_off(flag, value, &c->partitions);
-    if (strcmp(flag, "--restarts") == 0)
+    case F_RESTARTS:
         return on_off(flag, value, &c->restarts);
-    if (strcmp(flag, "--anti-entropy-ms") == 0)
+    case F_AE_MS:
         return sim_parse_count(CMD, flag, value, KV_SIM_MIN_AE_MS, KV_SIM_MAX_AE_MS,
                                &c->anti_entropy_ms);
-    if (strcmp(flag, "--horizon-ms") == 0)
+    case F_HORIZON_MS:
         return parse_ms(flag, value, 0, KV_SIM_MAX_HORIZON_MS, &c->horizon_ms);
-    if (strcmp(flag, "--duration-ms") == 0)
+    case F_DURATION_MS:
         return parse_ms(flag, value, 1, KV_SIM_MAX_DURATION_MS, &c->duration_ms);
-    if (strcmp(flag, "--deadline-ms") == 0)
+    case F_DEADLINE_MS:
         return parse_ms(flag, value, 1, KV_SIM_MAX_DEADLINE_MS, &c->deadline_ms);
-    if (strcmp(flag, "--skew-ms") == 0)
+    case F_SKEW_MS:
         return sim_parse_count(CMD, flag, value, 0, KV_SIM_MAX_SKEW_MS, &c->skew_ms);
-    if (strcmp(flag, "--fanout") == 0)
+    case F_FANOUT:
         return sim_parse_count(CMD, flag, value, 0, KV_SIM_MAX_FANOUT, &c->fanout);
-    if (strcmp(flag, "--rumor-k") == 0)
+    case F_RUMOR_K:
         return sim_parse_count(CMD, flag, value, 1, KV_SIM_MAX_RUMOR_K, &c->rumor_k);
-    if (strcmp(flag, "--key-dist") == 0) {
+    case F_KEY_DIST:
         if (strcmp(value, "zipf") == 0)
             c->zipf = true;
         else if (strcmp(value, "uniform") == 0)
@@ -177,8 +202,7 @@ static int apply_option(struct kv_args *a, const char *flag, const char *value)
         else
             return sim_usage_error(CMD, flag, "'%s' is not zipf or uniform", value);
         return 0;
-    }
-    if (strcmp(flag, "--method") == 0) {
+    case F_METHOD: {
         static const struct {
             const char *name;
             int method;
@@ -193,18 +217,14 @@ static int apply_option(struct kv_args *a, const char *flag, const char *value)
             }
         return sim_usage_error(CMD, flag, "'%s' is not mixed, auto, merkle or iblt", value);
     }
-    if (strcmp(flag, "--seed") == 0) {
-        if (!sim_parse_u64(value, &c->seed))
-            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
-        return 0;
-    }
-    if (strcmp(flag, "--seeds") == 0) {
+    case F_SEED:
+        return sim_parse_seed(CMD, flag, value, &c->seed);
+    case F_SEEDS:
         a->multi = true;
         return sim_parse_count(CMD, flag, value, 1, KV_CMD_MAX_SEEDS, &a->seeds);
-    }
-    if (strcmp(flag, "--threads") == 0)
+    case F_THREADS:
         return sim_parse_count(CMD, flag, value, 1, KV_CMD_MAX_THREADS, &a->threads);
-    if (strcmp(flag, "--gc-rule") == 0) {
+    case F_GC_RULE:
         if (strcmp(value, "acked") == 0)
             c->gc_rule = KV_SIM_GC_ACKED;
         else if (strcmp(value, "eager") == 0)
@@ -212,8 +232,7 @@ static int apply_option(struct kv_args *a, const char *flag, const char *value)
         else
             return sim_usage_error(CMD, flag, "'%s' is not acked or eager", value);
         return 0;
-    }
-    if (strcmp(flag, "--inject-bug") == 0) {
+    case F_INJECT_BUG:
         if (strcmp(value, "drop-merge") == 0)
             c->bug = KV_SIM_BUG_DROP_MERGE;
         else if (strcmp(value, "gc-unsafe") == 0)
@@ -221,43 +240,19 @@ static int apply_option(struct kv_args *a, const char *flag, const char *value)
         else
             return sim_usage_error(CMD, flag, "'%s' is not drop-merge or gc-unsafe", value);
         return 0;
+    case F_COUNT:
+        break;
     }
-    return sim_usage_error(CMD, flag, "unknown option");
+    return 0;
 }
 
+/* Accepts "--flag value" and "--flag=value". */
 static int parse_args(int argc, char **argv, struct kv_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            a->help = true;
-            return 0;
-        }
-        if (strcmp(arg, "--json") == 0) {
-            a->json = true;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0)
-            return sim_usage_error(CMD, arg, "unexpected argument");
-        char flag[SIM_FLAG_MAX];
-        const char *value;
-        int rc = sim_flag_split(CMD, arg, flag, &value);
-        if (rc != 0)
-            return rc;
-        size_t f = 0;
-        while (f < N_FLAGS && strcmp(FLAGS[f], flag) != 0)
-            f++;
-        if (f == N_FLAGS)
-            return sim_usage_error(CMD, arg, "unknown option");
-        if (a->seen[f])
-            return sim_usage_error(CMD, flag, "given twice");
-        a->seen[f] = true;
-        rc = sim_flag_value(CMD, flag, argc, argv, &i, &value);
-        if (rc == 0)
-            rc = apply_option(a, flag, value);
-        if (rc != 0)
-            return rc;
-    }
+    int rc = sim_parse_flags(CMD, argc, argv, flags, F_COUNT, a->given, &a->help, &a->json,
+                             apply_option, a);
+    if (rc != 0 || a->help)
+        return rc;
     if (a->multi && a->cfg.seed > UINT64_MAX - (a->seeds - 1))
         return sim_usage_error(CMD, "--seeds", "seed %llu + %u - 1 does not fit in 64 bits",
                                (unsigned long long)a->cfg.seed, a->seeds);

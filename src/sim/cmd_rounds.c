@@ -56,116 +56,62 @@ static int parse_loss(const char *flag, const char *text, double *out)
     return rc;
 }
 
+enum flag_id { F_NODES, F_MODE, F_FANOUT, F_TRIALS, F_SEED, F_LOSS, F_THREADS, F_COUNT };
+
+static const sim_flag flags[F_COUNT] = {
+    [F_NODES] = {"--nodes", true},   [F_MODE] = {"--mode", true},
+    [F_FANOUT] = {"--fanout", true}, [F_TRIALS] = {"--trials", true},
+    [F_SEED] = {"--seed", true},     [F_LOSS] = {"--loss", true},
+    [F_THREADS] = {"--threads", true},
+};
+
 struct rounds_args {
     struct rounds_config cfg;
     bool json;
     bool help;
-    /* which flags were given: to find missing required ones and repeats */
-    bool have_nodes, have_mode, have_fanout, have_trials, have_seed, have_threads, have_loss;
+    bool given[F_COUNT]; /* to find missing required flags */
 };
 
 /* Applies one "--flag value" pair.  Returns 0 or SIM_EXIT_USAGE. */
-static int apply_option(struct rounds_args *a, const char *flag, const char *value)
+static int apply_option(void *ctx, size_t id, const char *flag, const char *value)
 {
-    struct rounds_config *cfg = &a->cfg;
-    if (strcmp(flag, "--nodes") == 0) {
-        a->have_nodes = true;
+    struct rounds_config *cfg = &((struct rounds_args *)ctx)->cfg;
+    switch ((enum flag_id)id) {
+    case F_NODES:
         return sim_parse_count(CMD, flag, value, 2, ROUNDS_MAX_NODES, &cfg->nodes);
-    }
-    if (strcmp(flag, "--fanout") == 0) {
-        a->have_fanout = true;
+    case F_FANOUT:
         return sim_parse_count(CMD, flag, value, 1, ROUNDS_MAX_FANOUT, &cfg->fanout);
-    }
-    if (strcmp(flag, "--trials") == 0) {
-        a->have_trials = true;
+    case F_TRIALS:
         return sim_parse_count(CMD, flag, value, 1, ROUNDS_MAX_TRIALS, &cfg->trials);
-    }
-    if (strcmp(flag, "--threads") == 0) {
-        a->have_threads = true;
+    case F_THREADS:
         return sim_parse_count(CMD, flag, value, 1, ROUNDS_MAX_THREADS, &cfg->threads);
-    }
-    if (strcmp(flag, "--seed") == 0) {
-        a->have_seed = true;
-        if (!sim_parse_u64(value, &cfg->seed))
-            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
-        return 0;
-    }
-    if (strcmp(flag, "--loss") == 0) {
-        a->have_loss = true;
+    case F_SEED:
+        return sim_parse_seed(CMD, flag, value, &cfg->seed);
+    case F_LOSS:
         return parse_loss(flag, value, &cfg->loss);
-    }
-    if (strcmp(flag, "--mode") == 0) {
-        a->have_mode = true;
+    case F_MODE:
         if (rounds_mode_parse(value, &cfg->mode) != 0)
             return sim_usage_error(CMD, flag, "'%s' is not one of push, pull, pushpull", value);
         return 0;
+    case F_COUNT:
+        break;
     }
-    return sim_usage_error(CMD, flag, "unknown option");
-}
-
-static bool takes_value(const char *flag)
-{
-    static const char *const with_value[] = {"--nodes", "--mode",  "--fanout", "--trials",
-                                             "--seed",  "--loss", "--threads"};
-    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
-        if (strcmp(flag, with_value[i]) == 0)
-            return true;
-    return false;
-}
-
-static bool already_given(const struct rounds_args *a, const char *flag)
-{
-    return (strcmp(flag, "--nodes") == 0 && a->have_nodes) ||
-           (strcmp(flag, "--mode") == 0 && a->have_mode) ||
-           (strcmp(flag, "--fanout") == 0 && a->have_fanout) ||
-           (strcmp(flag, "--trials") == 0 && a->have_trials) ||
-           (strcmp(flag, "--seed") == 0 && a->have_seed) ||
-           (strcmp(flag, "--loss") == 0 && a->have_loss) ||
-           (strcmp(flag, "--threads") == 0 && a->have_threads);
+    return 0;
 }
 
 /* Accepts "--flag value" and "--flag=value". */
 static int parse_args(int argc, char **argv, struct rounds_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            a->help = true;
-            return 0;
-        }
-        if (strcmp(arg, "--json") == 0) {
-            a->json = true;
-            continue;
-        }
-        char flag[SIM_FLAG_MAX];
-        const char *value;
-        int rc = sim_flag_split(CMD, arg, flag, &value);
-        if (rc != 0)
-            return rc;
-        if (!takes_value(flag))
-            return sim_usage_error(CMD, arg, "unknown option");
-        if (already_given(a, flag))
-            return sim_usage_error(CMD, flag, "given twice");
-        rc = sim_flag_value(CMD, flag, argc, argv, &i, &value);
-        if (rc == 0)
-            rc = apply_option(a, flag, value);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return sim_parse_flags(CMD, argc, argv, flags, F_COUNT, a->given, &a->help, &a->json,
+                           apply_option, a);
 }
 
 static int check_required(const struct rounds_args *a)
 {
-    const struct {
-        bool given;
-        const char *flag;
-    } required[] = {{a->have_nodes, "--nodes"},   {a->have_mode, "--mode"},
-                    {a->have_fanout, "--fanout"}, {a->have_trials, "--trials"},
-                    {a->have_seed, "--seed"}};
+    static const enum flag_id required[] = {F_NODES, F_MODE, F_FANOUT, F_TRIALS, F_SEED};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!required[i].given)
-            return sim_usage_error(CMD, required[i].flag, "missing (required)");
+        if (!a->given[required[i]])
+            return sim_usage_error(CMD, flags[required[i]].name, "missing (required)");
     if (a->cfg.fanout >= a->cfg.nodes)
         return sim_usage_error(CMD, "--fanout",
                                "%u must be less than --nodes (%u): a node never contacts itself",

@@ -83,24 +83,21 @@ static void print_usage(FILE *out)
             RUMOR_HISTORY_ROUNDS, RUMOR_MAX_THREADS, RUMOR_MAX_FANOUT, RUMOR_MAX_ROUNDS);
 }
 
-/* The flags, in one table: name, whether it takes a value, and whether it
- * was given (to find missing and repeated ones). */
+/* The flags, in one table: name and whether it takes a value; given[]
+ * tells which were given (to find missing and conflicting ones). */
 enum flag_id {
     F_NODES, F_VARIANT, F_K, F_TRIALS, F_SEED, F_THREADS, F_SCHEDULE, F_COUNTER_RESET,
-    F_AE_AFTER, F_AE_EVERY, F_HISTORY, F_JSON, F_COMPARE, F_SEND_RATE, F_FANOUT, F_COUNT
+    F_AE_AFTER, F_AE_EVERY, F_HISTORY, F_COMPARE, F_SEND_RATE, F_FANOUT, F_COUNT
 };
 
-static const struct {
-    const char *name;
-    bool takes_value;
-} flags[F_COUNT] = {
+static const sim_flag flags[F_COUNT] = {
     [F_NODES] = {"--nodes", true},         [F_VARIANT] = {"--variant", true},
     [F_K] = {"--k", true},                 [F_TRIALS] = {"--trials", true},
     [F_SEED] = {"--seed", true},           [F_THREADS] = {"--threads", true},
     [F_SCHEDULE] = {"--schedule", true},   [F_COUNTER_RESET] = {"--counter-reset", false},
     [F_AE_AFTER] = {"--anti-entropy-after", false},
     [F_AE_EVERY] = {"--anti-entropy-every", true},
-    [F_HISTORY] = {"--history", false},    [F_JSON] = {"--json", false},
+    [F_HISTORY] = {"--history", false},
     [F_COMPARE] = {"--compare-broadcast", false},
     [F_SEND_RATE] = {"--send-rate", true}, [F_FANOUT] = {"--fanout", true},
 };
@@ -109,14 +106,14 @@ struct rumor_args {
     struct rumor_config cfg;
     struct hotspot_config hot;
     bool given[F_COUNT];
-    bool help;
+    bool json, help;
 };
 
-static int apply_option(struct rumor_args *a, enum flag_id id, const char *value)
+static int apply_option(void *ctx, size_t id, const char *flag, const char *value)
 {
-    const char *flag = flags[id].name;
+    struct rumor_args *a = ctx;
     struct rumor_config *cfg = &a->cfg;
-    switch (id) {
+    switch ((enum flag_id)id) {
     case F_NODES:
         return sim_parse_count(CMD, flag, value, 2, RUMOR_MAX_NODES, &cfg->nodes);
     case F_K:
@@ -133,9 +130,7 @@ static int apply_option(struct rumor_args *a, enum flag_id id, const char *value
     case F_FANOUT:
         return sim_parse_count(CMD, flag, value, 1, RUMOR_MAX_FANOUT, &a->hot.fanout);
     case F_SEED:
-        if (!sim_parse_u64(value, &cfg->seed))
-            return sim_usage_error(CMD, flag, "'%s' is not an unsigned 64-bit integer", value);
-        return 0;
+        return sim_parse_seed(CMD, flag, value, &cfg->seed);
     case F_VARIANT:
         if (rumor_variant_parse(value, &cfg->variant) != 0)
             return sim_usage_error(CMD, flag,
@@ -156,7 +151,6 @@ static int apply_option(struct rumor_args *a, enum flag_id id, const char *value
     case F_HISTORY:
         cfg->history = true;
         return 0;
-    case F_JSON:
     case F_COMPARE:
     case F_COUNT:
         return 0;
@@ -164,47 +158,11 @@ static int apply_option(struct rumor_args *a, enum flag_id id, const char *value
     return 0;
 }
 
-static int find_flag(const char *name, enum flag_id *id)
-{
-    for (int i = 0; i < F_COUNT; i++) {
-        if (strcmp(name, flags[i].name) == 0) {
-            *id = (enum flag_id)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Accepts "--flag value" and "--flag=value". */
 static int parse_args(int argc, char **argv, struct rumor_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            a->help = true;
-            return 0;
-        }
-        char name[SIM_FLAG_MAX];
-        const char *value;
-        enum flag_id id;
-        int rc = sim_flag_split(CMD, arg, name, &value);
-        if (rc != 0)
-            return rc;
-        if (find_flag(name, &id) != 0)
-            return sim_usage_error(CMD, arg, "unknown option");
-        if (a->given[id])
-            return sim_usage_error(CMD, name, "given twice");
-        a->given[id] = true;
-        if (flags[id].takes_value)
-            rc = sim_flag_value(CMD, name, argc, argv, &i, &value);
-        else if (value != NULL)
-            rc = sim_usage_error(CMD, name, "takes no value");
-        if (rc == 0)
-            rc = apply_option(a, id, value);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return sim_parse_flags(CMD, argc, argv, flags, F_COUNT, a->given, &a->help, &a->json,
+                           apply_option, a);
 }
 
 static int require(const struct rumor_args *a, enum flag_id id)
@@ -508,6 +466,5 @@ int sim_cmd_rumor(int argc, char **argv)
         fprintf(stderr, "gossip-sim rumor: %s\n", problem);
         return SIM_EXIT_USAGE;
     }
-    return compare ? run_compare(&args, args.given[F_JSON])
-                   : run_rumor(&args, args.given[F_JSON]);
+    return compare ? run_compare(&args, args.json) : run_rumor(&args, args.json);
 }

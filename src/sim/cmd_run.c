@@ -1,13 +1,14 @@
 /* cmd_run.c -- `gossip-sim run --scenario FILE [--seed S] [--json] [--timing]`.
  * Exit status: 0 ok, 1 invariant violated, 2 bad usage or scenario,
  * 3 the simulator itself failed. */
-#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "sim/cli_args.h"
 #include "sim/run_sim.h"
 #include "sim/scenario.h"
 #include "sim/sim.h"
@@ -19,13 +20,23 @@
 #define RUN_DEFAULT_SEED 1u
 #define RUN_MAX_ERROR 512
 
+static const char CMD[] = "run";
+
+enum flag_id { F_SCENARIO, F_SEED, F_TIMING, F_TRACE, F_MEMBERS, F_COUNT };
+
+static const sim_flag flags[F_COUNT] = {
+    [F_SCENARIO] = {"--scenario", true}, [F_SEED] = {"--seed", true},
+    [F_TIMING] = {"--timing", false},    [F_TRACE] = {"--trace", true},
+    [F_MEMBERS] = {"--members", true},
+};
+
 struct run_options {
     const char *scenario;
     uint64_t seed;
-    int json;
-    int timing;
+    bool json, timing, help;
     const char *trace;    /* node name, or NULL */
     const char *members;  /* node name whose member table to print, or NULL */
+    bool given[F_COUNT];
 };
 
 static void run_usage(FILE *out)
@@ -51,16 +62,27 @@ static void run_usage(FILE *out)
             RUN_DEFAULT_SEED);
 }
 
-static int parse_seed(const char *text, uint64_t *out)
+static int apply_option(void *ctx, size_t id, const char *flag, const char *value)
 {
-    if (!text || !*text || *text == '-')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = value;
+    struct run_options *o = ctx;
+    switch ((enum flag_id)id) {
+    case F_SCENARIO:
+        o->scenario = value;
+        return 0;
+    case F_SEED:
+        return sim_parse_seed(CMD, flag, value, &o->seed);
+    case F_TIMING:
+        o->timing = true;
+        return 0;
+    case F_TRACE:
+        o->trace = value;
+        return 0;
+    case F_MEMBERS:
+        o->members = value;
+        return 0;
+    case F_COUNT:
+        break;
+    }
     return 0;
 }
 
@@ -68,32 +90,13 @@ static int parse_seed(const char *text, uint64_t *out)
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
     o->seed = RUN_DEFAULT_SEED;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            run_usage(stdout);
-            return RUN_EXIT_OK;
-        } else if (strcmp(arg, "--json") == 0) {
-            o->json = 1;
-        } else if (strcmp(arg, "--timing") == 0) {
-            o->timing = 1;
-        } else if (strcmp(arg, "--trace") == 0 && i + 1 < argc) {
-            o->trace = argv[++i];
-        } else if (strcmp(arg, "--members") == 0 && i + 1 < argc) {
-            o->members = argv[++i];
-        } else if (strcmp(arg, "--scenario") == 0 && i + 1 < argc) {
-            o->scenario = argv[++i];
-        } else if (strcmp(arg, "--seed") == 0 && i + 1 < argc) {
-            if (parse_seed(argv[++i], &o->seed) != 0) {
-                fprintf(stderr, "gossip-sim run: --seed: not an unsigned 64-bit integer: '%s'\n",
-                        argv[i]);
-                return RUN_EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "gossip-sim run: unknown or incomplete option '%s'\n", arg);
-            run_usage(stderr);
-            return RUN_EXIT_USAGE;
-        }
+    int rc = sim_parse_flags(CMD, argc, argv, flags, F_COUNT, o->given, &o->help, &o->json,
+                             apply_option, o);
+    if (rc != 0)
+        return rc;
+    if (o->help) {
+        run_usage(stdout);
+        return RUN_EXIT_OK;
     }
     if (!o->scenario) {
         fprintf(stderr, "gossip-sim run: --scenario FILE is required\n");
