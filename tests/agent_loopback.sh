@@ -71,6 +71,25 @@ self_count=$(jq '[.[] | select(.self == true)] | length' <<<"$ctl_json")
 [ "$self_count" = 1 ] || fail "gossipctl members --json: $self_count entries with self=true, want 1"
 say "tags gossiped; gossipctl members --json agrees ($ctl_alive alive)"
 
+# UDP works between every pair here: the TCP fallback path must stay nearly
+# idle (it carries a probe datagram only when UDP is shown not to work on
+# that path: an ask left unanswered past the probe timeout, which a loaded
+# host causes now and then).
+sum_counter() {
+    local n v s=0
+    for n in "${names[@]}"; do
+        v=$(counter "$n" "$1") && [ -n "$v" ] || return 1
+        s=$((s + v))
+    done
+    echo "$s"
+}
+enough_probes() { local p; p=$(sum_counter probes) && [ "$p" -ge $((10 * N)) ]; }
+wait_until 60 enough_probes || fail "fewer than $((10 * N)) probes in 60s"
+probes=$(sum_counter probes) fallback=$(sum_counter tcp_fallback_sends)
+[ $((fallback * 10)) -le "$probes" ] ||
+    fail "UDP is healthy, yet $fallback probe datagrams went over TCP as well ($probes probes)"
+say "healthy UDP: $fallback probe datagrams also sent over TCP, for $probes probes"
+
 # ---- 2. SIGKILL one: dead everywhere within a derived deadline ----------------------
 # The engine's suspicion timeout (src/core/members.c, docs/failure-detection.md):
 #   min = max(suspicion_min_mult(1) * max(1, log10 N) * PI, 3 * PI, ceil(log2 N) * GI)

@@ -24,6 +24,8 @@ typedef struct transport {
     size_t n_conns;
     peer_path *paths;              /* per peer address: when UDP last worked */
     size_t n_paths, cap_paths;
+    uint64_t last_udp_rx_ms;       /* any UDP datagram, from anyone */
+    uint64_t udp_since_ms;         /* the first probe we sent (the deafness clock's start) */
     uint8_t rxbuf[65536];
 } transport;
 

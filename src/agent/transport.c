@@ -7,10 +7,19 @@
  * address is needed because a TCP connection's source port is ephemeral.
  *
  * Fallback rule (per peer address, no engine involvement): a probe datagram
- * (ping, ping-req, ping-ack) to a peer from which no UDP datagram arrived
- * for fallback_ms is sent over TCP as well.  The peer answers over TCP by
- * the same rule, since our UDP does not reach it either.  Healthy paths
- * never pay for it. */
+ * (ping, ping-req, ping-ack) is sent over TCP as well when UDP is known not
+ * to work on that path:
+ *   - the last ping or ping-req we sent the peer is at least a probe
+ *     timeout old and no UDP datagram came from it since (its UDP does not
+ *     reach us, or ours does not reach it);
+ *   - the peer sent us a probe datagram over TCP within fallback_ms (it
+ *     believes the same: answer the way it asked);
+ *   - our UDP socket has received nothing from anyone for fallback_ms
+ *     (our UDP is broken as a whole).
+ * Healthy paths never pay for it.  (The first rule used to be "no UDP from
+ * that peer for fallback_ms": in a cluster of 100 a member rarely hears
+ * from a given peer within two probe intervals, so most probes went over
+ * TCP too -- bench/blob_agents.sh saw 45-85 % of them.) */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +34,8 @@
 struct peer_path {
     char addr[GOSSIP_MAX_ADDR + 1]; /* "" = free slot */
     uint64_t last_udp_rx_ms;
-    uint64_t first_tx_ms;
+    uint64_t last_ask_ms;    /* our last ping or ping-req to it (UDP) */
+    uint64_t last_tcp_probe_rx_ms; /* its last probe datagram that came over TCP */
 };
 
 typedef struct write_req {
@@ -166,6 +176,12 @@ static bool is_probe(const uint8_t *buf, size_t len)
                        buf[3] == GOSSIP_MSG_PING_ACK);
 }
 
+/* A probe datagram that asks for an answer. */
+static bool is_ask(const uint8_t *buf, size_t len)
+{
+    return len > 3 && (buf[3] == GOSSIP_MSG_PING || buf[3] == GOSSIP_MSG_PING_REQ);
+}
+
 /* ---- TCP connections ------------------------------------------------------------- */
 
 static void conn_on_closed(uv_handle_t *h)
@@ -299,8 +315,13 @@ static void conn_deliver_frames(tcp_conn *c)
         from[alen] = 0;
         stats(t)->tcp_frames_in++;
         stats(t)->tcp_bytes_in += 4u + flen;
-        if (kind == AGENT_FRAME_DATAGRAM)
-            agent_deliver(t->a, from, p + FRAME_HEADER + alen, flen - 2 - alen);
+        if (kind == AGENT_FRAME_DATAGRAM) {
+            const uint8_t *d = p + FRAME_HEADER + alen;
+            peer_path *pp = is_probe(d, flen - 2 - alen) ? path_of(t, from) : NULL;
+            if (pp)
+                pp->last_tcp_probe_rx_ms = agent_now_ms(t->a);
+            agent_deliver(t->a, from, d, flen - 2 - alen);
+        }
         else
             agent_on_frame(t->a, kind, from, p + FRAME_HEADER + alen, flen - 2 - alen);
         if (c->closing)
@@ -504,8 +525,10 @@ static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     if (flags & UV_UDP_PARTIAL)
         stats(t)->udp_truncated++;
     peer_path *p = path_of(t, addr);
+    uint64_t now = agent_now_ms(t->a);
     if (p)
-        p->last_udp_rx_ms = agent_now_ms(t->a);
+        p->last_udp_rx_ms = now;
+    t->last_udp_rx_ms = now;
     agent_deliver(t->a, addr, (const uint8_t *)buf->base, (size_t)nread);
     agent_unlock(t->a);
 }
@@ -537,10 +560,18 @@ void transport_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
     if (!p)
         return;
     uint64_t now = agent_now_ms(a);
-    if (!p->first_tx_ms)
-        p->first_tx_ms = now;
-    uint64_t since = p->last_udp_rx_ms ? p->last_udp_rx_ms : p->first_tx_ms;
-    if (now - since > fallback_ms(t) &&
+    bool unanswered = p->last_ask_ms && p->last_udp_rx_ms < p->last_ask_ms &&
+                      now - p->last_ask_ms >= a->cfg.probe_timeout_ms;
+    bool asked_by_tcp = p->last_tcp_probe_rx_ms && now - p->last_tcp_probe_rx_ms <= fallback_ms(t);
+    if (!t->udp_since_ms)
+        t->udp_since_ms = now;
+    uint64_t heard = t->last_udp_rx_ms > t->udp_since_ms ? t->last_udp_rx_ms : t->udp_since_ms;
+    bool udp_deaf = now - heard > fallback_ms(t);
+    /* A ping-req or ping sent while the last one is still unanswered keeps
+     * the older time: the evidence is the oldest unanswered ask. */
+    if (is_ask(buf, len) && !(p->last_ask_ms > p->last_udp_rx_ms))
+        p->last_ask_ms = now;
+    if ((unanswered || asked_by_tcp || udp_deaf) &&
         transport_send_frame(t, addr, AGENT_FRAME_DATAGRAM, buf, len))
         stats(t)->tcp_fallback_sends++;
 }
