@@ -261,6 +261,19 @@ done
 send_tcp "$tport" "$pk/tcp-truncated" || fail "could not connect to $target's TCP port"
 say "malformed TCP frames (garbage datagram, bad kind, 4 GB length) counted; a truncated one ignored"
 
+# A blob frame (kind 4) whose message is garbage: refused by the blob
+# engine and counted there (counters.blob in /v1/info, /metrics).
+frame 4 127.0.0.1:9 "$pk/random-body" >"$pk/tcp-garbage-blob"
+b0=$(counter "$target" blob_recv_errors)
+[ -n "$b0" ] || fail "/v1/info has no counters.blob.blob_recv_errors"
+_blob_counted() { [ "$(counter "$target" blob_recv_errors)" -gt "$b0" ]; }
+send_tcp "$tport" "$pk/tcp-garbage-blob" || fail "could not connect to $target's TCP port"
+wait_until 5 _blob_counted || fail -a "$target" "a garbage blob frame was not counted in blob_recv_errors"
+ctl_metrics=$("$GOSSIPCTL" --http "$(agent_http "$target")" metrics) || fail "gossipctl metrics failed"
+grep -q '^gossip_blob_recv_errors_total [1-9]' <<<"$ctl_metrics" ||
+    fail "gossip_blob_recv_errors_total is not in /metrics or still 0"
+say "a garbage blob frame was refused and counted (blob_recv_errors, gossip_blob_recv_errors_total)"
+
 assert_running a b c
 http_ok "$target" || fail -a "$target" "$target's API does not answer after the malformed datagrams"
 unchanged "after malformed datagrams"

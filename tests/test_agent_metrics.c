@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "agent/http_internal.h"
+#include "core/blob_wire.h"
 
 static agent_metrics_input sample_input(void)
 {
@@ -50,6 +51,12 @@ static agent_metrics_input sample_input(void)
     in.http.requests = 30;
     in.http.bad_requests = 4;
     in.http.watchers = 1;
+    in.blob_on = true;
+    in.blob.msgs_sent[BLOB_MSG_INV] = 12;
+    in.blob.msgs_recv[BLOB_MSG_CHUNK] = 34;
+    in.blob.recv_errors = 3;
+    in.blob.chunks_bad = 2;
+    in.blob.payloads_completed = 5;
     return in;
 }
 
@@ -106,6 +113,12 @@ static void test_required_samples(void **state)
         "# TYPE gossip_probe_rtt_seconds histogram",
         "# TYPE gossip_members gauge",
         "# TYPE gossip_suspicions_total counter",
+        "gossip_blob_messages_sent_total{type=\"inv\"} 12",
+        "gossip_blob_messages_received_total{type=\"chunk\"} 34",
+        "gossip_blob_recv_errors_total 3",
+        "gossip_blob_chunks_total{source=\"bad\"} 2",
+        "gossip_blob_payloads_total{outcome=\"completed\"} 5",
+        "# TYPE gossip_blob_store_bytes gauge",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
         if (!has_line(t, lines[i]))

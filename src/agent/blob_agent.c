@@ -356,6 +356,47 @@ size_t agent_blob_max_body(const agent *a)
     return b ? (size_t)b->s.max_payload : 0;
 }
 
+/* ---- counters ------------------------------------------------------------------ */
+
+bool agent_blob_get_stats(const agent *a, blob_stats *out)
+{
+    blob_agent *b = blobs_of(a);
+    if (!b || !b->e) {
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    blob_engine_stats(b->e, out);
+    return true;
+}
+
+const char *const agent_blob_msg_names[BLOB_MSG_TYPE_COUNT] = {
+    [BLOB_MSG_INV] = "inv",         [BLOB_MSG_COMPACT] = "compact", [BLOB_MSG_MANIFEST] = "manifest",
+    [BLOB_MSG_GETDATA] = "getdata", [BLOB_MSG_CHUNK] = "chunk",     [BLOB_MSG_NOTFOUND] = "notfound",
+};
+
+json_t *agent_blob_info_json(const agent *a)
+{
+    blob_stats s;
+    json_t *o = json_object();
+    if (!agent_blob_get_stats(a, &s))
+        return o;
+    json_t *sent = json_object(), *recv = json_object();
+    for (int t = 1; t < BLOB_MSG_TYPE_COUNT; t++) {
+        json_object_set_new(sent, agent_blob_msg_names[t], json_integer((json_int_t)s.msgs_sent[t]));
+        json_object_set_new(recv, agent_blob_msg_names[t], json_integer((json_int_t)s.msgs_recv[t]));
+    }
+    json_object_set_new(o, "blob_msgs_sent", sent);
+    json_object_set_new(o, "blob_msgs_received", recv);
+#define S(f) json_object_set_new(o, "blob_" #f, json_integer((json_int_t)s.f))
+    S(bytes_sent); S(bytes_recv); S(recv_errors); S(send_errors); S(oversize_rejected);
+    S(inv_dropped_full); S(chunks_local); S(chunks_fetched); S(chunk_bytes_fetched);
+    S(chunks_duplicate); S(chunks_bad); S(sources_dropped); S(request_timeouts);
+    S(short_id_ambiguous); S(short_id_false); S(manifest_fallbacks); S(payloads_completed);
+    S(payloads_abandoned); S(payloads_served_chunks); S(store_bytes); S(store_chunks);
+#undef S
+    return o;
+}
+
 /* ---- HTTP's side ----------------------------------------------------------------- */
 
 int agent_blob_put(agent *a, const uint8_t *data, size_t len, char hex[BLOB_HEX_BYTES + 1])

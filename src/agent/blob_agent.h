@@ -14,8 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "agent/agent.h"
 #include "core/blob.h"
+#include "core/blob_wire.h" /* enum blob_msg_type */
 
 /* At the end of agent_init (loop thread, before the loop runs): creates the
  * engine and its handles and loads DIR/blobs/.  Files that do not verify
@@ -30,6 +33,12 @@ void agent_blob_free(agent *a);
 /* A blob frame's message from the member advertising `from` (loop thread,
  * lock held). */
 void agent_blob_deliver(agent *a, const char *from, const uint8_t *msg, size_t len);
+/* Lock held: the blob engine's counters; false when blobs are off. */
+bool agent_blob_get_stats(const agent *a, blob_stats *out);
+/* Message type names for counters, indexed by enum blob_msg_type. */
+extern const char *const agent_blob_msg_names[BLOB_MSG_TYPE_COUNT];
+/* Lock held: the same as JSON (GET /v1/info, counters.blob). */
+json_t *agent_blob_info_json(const agent *a);
 /* The largest blob message the settings allow: a blob frame's cap. */
 size_t agent_blob_max_frame(const agent *a);
 /* The largest payload: PUT /v1/blob's body cap. */

@@ -502,6 +502,7 @@ static enum MHD_Result h_info(const http_call *c)
     json_object_set_new(counters, "http", http_stats_json(&hs));
     agent_lock(c->a); /* key-value store (kv_agent.c) */
     json_object_set_new(counters, "kv", agent_kv_info_json(c->a));
+    json_object_set_new(counters, "blob", agent_blob_info_json(c->a)); /* blob_agent.c */
     agent_unlock(c->a);
     json_object_set_new(o, "counters", counters);
     return send_json(c->h, c->conn, 200, o);
@@ -970,6 +971,7 @@ static void collect_metrics(agent_http *h, agent_metrics_input *in)
     gossip_node_get_stats(node, &in->engine);
     agent_get_net_stats(h->a, &in->net);
     agent_get_handler_stats(h->a, &in->handlers);
+    in->blob_on = agent_blob_get_stats(h->a, &in->blob);
     in->members[GOSSIP_STATUS_ALIVE] = in->engine.members_alive;
     in->members[GOSSIP_STATUS_SUSPECT] = in->engine.members_suspect;
     in->members[GOSSIP_STATUS_DEAD] = in->engine.members_dead;

@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/http.h"
+#include "core/blob.h"
 
 /* Everything /metrics shows, copied out of the agent in one locked section. */
 typedef struct agent_metrics_input {
@@ -23,6 +24,8 @@ typedef struct agent_metrics_input {
     agent_net_stats net;
     agent_handler_stats handlers;
     agent_http_stats http;
+    bool blob_on;                 /* blobs enabled: `blob` is filled */
+    blob_stats blob;
 } agent_metrics_input;
 
 /* Renders the Prometheus text exposition (format 0.0.4) of `in`.  Returns a

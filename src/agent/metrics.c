@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/blob_agent.h" /* agent_blob_msg_names */
 #include "agent/http_internal.h"
 
 /* ---- a growing text buffer --------------------------------------------- */
@@ -262,6 +263,45 @@ static void render_scalars(mbuf *b, const agent_metrics_input *in)
     }
 }
 
+/* gossip_blob_*: the large-payload engine (docs/large-payloads.md). */
+static void render_blob(mbuf *b, const agent_metrics_input *in)
+{
+    if (!in->blob_on)
+        return;
+    const blob_stats *s = &in->blob;
+    static const char *const dir[2] = {"sent", "received"};
+    for (int d = 0; d < 2; d++) {
+        char name[64];
+        snprintf(name, sizeof name, "gossip_blob_messages_%s_total", dir[d]);
+        family(b, name, "counter", "Large-payload messages, by type.");
+        for (int t = 1; t < BLOB_MSG_TYPE_COUNT; t++)
+            mb_printf(b, "%s{type=\"%s\"} %llu\n", name, agent_blob_msg_names[t],
+                      (unsigned long long)(d ? s->msgs_recv[t] : s->msgs_sent[t]));
+    }
+    family(b, "gossip_blob_bytes_total", "counter", "Large-payload message bytes, by direction.");
+    sample_u64(b, "gossip_blob_bytes_total", "direction=\"sent\"", s->bytes_sent);
+    sample_u64(b, "gossip_blob_bytes_total", "direction=\"received\"", s->bytes_recv);
+    family(b, "gossip_blob_recv_errors_total", "counter",
+           "Malformed, oversize or out-of-place large-payload messages refused.");
+    sample_u64(b, "gossip_blob_recv_errors_total", NULL, s->recv_errors);
+    family(b, "gossip_blob_chunks_total", "counter",
+           "Chunks of announced payloads, by where they came from or why they were dropped.");
+    sample_u64(b, "gossip_blob_chunks_total", "source=\"local\"", s->chunks_local);
+    sample_u64(b, "gossip_blob_chunks_total", "source=\"fetched\"", s->chunks_fetched);
+    sample_u64(b, "gossip_blob_chunks_total", "source=\"duplicate\"", s->chunks_duplicate);
+    sample_u64(b, "gossip_blob_chunks_total", "source=\"bad\"", s->chunks_bad);
+    family(b, "gossip_blob_sources_dropped_total", "counter",
+           "Peers dropped as sources for serving bad data or nothing.");
+    sample_u64(b, "gossip_blob_sources_dropped_total", NULL, s->sources_dropped);
+    family(b, "gossip_blob_request_timeouts_total", "counter", "Chunk requests that timed out.");
+    sample_u64(b, "gossip_blob_request_timeouts_total", NULL, s->request_timeouts);
+    family(b, "gossip_blob_payloads_total", "counter", "Payload fetches, by outcome.");
+    sample_u64(b, "gossip_blob_payloads_total", "outcome=\"completed\"", s->payloads_completed);
+    sample_u64(b, "gossip_blob_payloads_total", "outcome=\"abandoned\"", s->payloads_abandoned);
+    family(b, "gossip_blob_store_bytes", "gauge", "Chunk bytes held now.");
+    sample_u64(b, "gossip_blob_store_bytes", NULL, s->store_bytes);
+}
+
 char *agent_metrics_render(const agent_metrics_input *in, size_t *len)
 {
     mbuf b = {malloc(8192), 0, 8192, 0};
@@ -272,6 +312,7 @@ char *agent_metrics_render(const agent_metrics_input *in, size_t *len)
     render_traffic(&b, in);
     render_rtt(&b, in);
     render_scalars(&b, in);
+    render_blob(&b, in);
     if (b.oom) {
         free(b.p);
         return NULL;
