@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 300
 BUILD ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo demo-sim test test-release test-asan fuzz bench clean install
+.PHONY: all deps build demo demo-sim test test-release test-asan fuzz bench bench-blob-agents clean install
 
 all: build
 
@@ -49,6 +49,11 @@ fuzz: deps
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b || exit 1; done
+
+# 100 gossipd on loopback spreading a 10 MiB payload (about a minute; not in
+# `make bench`: it starts 100 processes).  BENCH_ARGS=--smoke for 10 x 2 MiB.
+bench-blob-agents: build
+	@bench/blob_agents.sh --build $(BUILD) $(BENCH_ARGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
