@@ -270,6 +270,7 @@ static void on_change(void *ud, const gossip_change *c)
     if (c->key)
         snprintf(ev.key, sizeof ev.key, "%s", c->key);
     ev.coalesce = c->kind == GOSSIP_CHANGE_EVENT && (c->flags & GOSSIP_EVENT_COALESCE);
+    ev.ltime = c->kind == GOSSIP_CHANGE_EVENT ? c->version : 0;
     if (type == AGENT_EV_USER && query_is_event(c->key)) {
         ev.json = query_on_event(a, c); /* NULL: not for us */
         if (!ev.json)

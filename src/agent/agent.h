@@ -33,6 +33,7 @@ typedef struct agent_event {
     uint64_t incarnation;
     char key[GOSSIP_MAX_KEY + 1]; /* member-update: the key; user, query: the event name */
     bool coalesce;                /* user: its sender let receivers coalesce it */
+    uint64_t ltime;               /* user, query: the event's Lamport time */
     char *json;                   /* the whole event as one JSON object (owned) */
 } agent_event;
 

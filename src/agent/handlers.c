@@ -404,14 +404,20 @@ static bool coalesce(handlers *h, const agent_event *ev)
         coalesce_slot *s = &h->pending[i];
         if (!same_slot(&s->ev, ev))
             continue;
+        /* The newest stays: by Lamport time for user events (anti-entropy
+         * may bring an older one late), by arrival for member events. */
+        if (ev->type == AGENT_EV_USER && ev->ltime < s->ev.ltime) {
+            h->stats.coalesced++;
+            return true;
+        }
         char *json = strdup(ev->json);
         if (!json)
             return false; /* no memory to replace it: this one goes through */
+        h->stats.coalesced++;
         free(s->ev.json);
         s->ev = *ev;
         s->ev.json = json;
         s->quiet_at = quiet ? now + quiet : 0;
-        h->stats.coalesced++;
         return true;
     }
     if (h->pending == NULL) {
