@@ -86,6 +86,7 @@ typedef struct agent_kv {
     int fd;
     recon_buf logbuf;   /* records not yet written */
     bool dirty;         /* written, not yet synced */
+    bool sync_busy;     /* a periodic sync is on the thread pool */
     bool from_rumor;    /* the entries being merged came in a rumor */
     /* rumors */
     kv_hot *hot;
@@ -158,6 +159,64 @@ static void log_sync(agent_kv *k)
         k->st.log_syncs++;
         k->dirty = false;
     }
+}
+
+/* The periodic sync of received entries runs on libuv's thread pool, on a
+ * duplicate of the log's descriptor, so a slow disk does not hold up the
+ * loop (probes answered late are suspicions).  The syncs that something
+ * waits for -- before a session counts, at close -- stay synchronous. */
+typedef struct sync_job {
+    uv_work_t req;
+    agent_kv *k;
+    int fd, rc;
+} sync_job;
+
+static void sync_work(uv_work_t *w)
+{
+    sync_job *j = w->data;
+    j->rc = fdatasync(j->fd);
+    close(j->fd);
+}
+
+static void sync_done(uv_work_t *w, int status)
+{
+    sync_job *j = w->data;
+    agent_kv *k = j->k;
+    agent_lock(k->a);
+    k->sync_busy = false;
+    k->st.log_syncs++;
+    if (status != 0 || j->rc != 0) {
+        k->st.log_write_errors++;
+        k->dirty = true; /* not on disk: the next sync tries again */
+    }
+    agent_unlock(k->a);
+    free(j);
+}
+
+static void log_sync_async(agent_kv *k)
+{
+    log_flush(k);
+    if (!k->dirty || k->fd < 0 || k->sync_busy)
+        return;
+    sync_job *j = malloc(sizeof *j);
+    int fd = j ? dup(k->fd) : -1;
+    if (fd < 0) {
+        free(j);
+        log_sync(k); /* no job or descriptor to spare: here, then */
+        return;
+    }
+    j->req.data = j;
+    j->k = k;
+    j->fd = fd;
+    j->rc = 0;
+    if (uv_queue_work(&k->a->loop, &j->req, sync_work, sync_done) != 0) {
+        close(fd);
+        free(j);
+        log_sync(k);
+        return;
+    }
+    k->sync_busy = true;
+    k->dirty = false;
 }
 
 static void sync_dir(const char *dir)
@@ -1011,7 +1070,7 @@ static void tick(agent_kv *k)
     }
     if (now >= k->next_sync_ms) {
         k->next_sync_ms = now + KV_SYNC_MS;
-        log_sync(k);
+        log_sync_async(k);
         maybe_compact(k);
     }
 }
