@@ -278,4 +278,26 @@ wait_until 30 _leaver_back || {
 }
 say "$leaver restarted from its data dir without --join: rejoined, generation $left_gen -> $(field_seen "$seed" "$leaver" generation) (${WAIT_S}s)"
 assert_running "${names[@]}"
+
+# ---- 7. after the kill, restart and leave, the TCP fallback goes quiet again ----------------
+# Probes that went over TCP while a member was down must not keep a healthy
+# pair on TCP (each side's TCP copy re-arming the other's).  Counters
+# restarted with $victim and $leaver, so the sums are over the others.
+sum_over() { # sum_over KEY NAME...
+    local k=$1 n v s=0
+    shift
+    for n in "$@"; do
+        v=$(counter "$n" "$k") && [ -n "$v" ] || return 1
+        s=$((s + v))
+    done
+    echo "$s"
+}
+quiet_set=($(others "$victim" "$leaver"))
+p0=$(sum_over probes "${quiet_set[@]}") f0=$(sum_over tcp_fallback_sends "${quiet_set[@]}")
+more_probes() { local p; p=$(sum_over probes "${quiet_set[@]}") && [ "$p" -ge $((p0 + 10 * N)) ]; }
+wait_until 60 more_probes || fail "fewer than $((10 * N)) probes in 60s"
+p1=$(sum_over probes "${quiet_set[@]}") f1=$(sum_over tcp_fallback_sends "${quiet_set[@]}")
+[ $(((f1 - f0) * 10)) -le $((p1 - p0)) ] ||
+    fail "the TCP fallback stayed busy on healthy paths: $((f1 - f0)) probe datagrams over TCP for $((p1 - p0)) probes"
+say "afterwards the TCP fallback is quiet: $((f1 - f0)) probe datagrams over TCP for $((p1 - p0)) probes"
 gt_pass

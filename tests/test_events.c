@@ -94,7 +94,7 @@ static void test_delivered_once_everywhere(void **unused)
     mn_free(&net);
 }
 
-/* The coalesce flag travels with the event (in the name-length byte) and
+/* The no-coalesce flag travels with the event (in the name-length byte) and
  * reaches every member; the name stays whole, even at the longest. */
 static void test_coalesce_flag_travels(void **unused)
 {
@@ -105,13 +105,13 @@ static void test_coalesce_flag_travels(void **unused)
     longest[GOSSIP_MAX_EVENT_NAME] = 0;
     net.sender = 4;
     assert_int_equal(gossip_node_event_flags(net.nodes[4], longest, (const uint8_t *)"p", 1,
-                                             GOSSIP_EVENT_COALESCE, NULL),
+                                             GOSSIP_EVENT_NO_COALESCE, NULL),
                      0);
     for (int r = 0; r < 20; r++)
         mn_round(&net);
     for (int i = 0; i < N; i++) {
         assert_int_equal(seen.count[i][4], 1);
-        assert_int_equal(seen.last_flags[i], GOSSIP_EVENT_COALESCE);
+        assert_int_equal(seen.last_flags[i], GOSSIP_EVENT_NO_COALESCE);
         assert_string_equal(seen.last_name[i], longest);
     }
     assert_int_equal(fire(&net, 4, "plain", "q", NULL), 0);

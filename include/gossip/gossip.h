@@ -131,11 +131,6 @@ typedef struct gossip_config {
      * same generation persists and restores it, so that its first record
      * is not older than what the cluster last heard from it. */
     uint64_t incarnation;
-    /* Probes that no helper answered (not even with a nack) accuse nobody:
-     * the silence says more about our network than about the target, which
-     * is probed again at once.  At most this many such probes of a member
-     * in a row; the next one counts as failed.  Default 2. */
-    uint32_t inconclusive_retries;
 
     /* Rumor mongering (Demers 1987) on top of anti-entropy; docs/rumor-mongering.md.
      * A change this node makes, or learns from a rumor push, is pushed at
@@ -156,6 +151,12 @@ typedef struct gossip_config {
     uint32_t max_event_size;     /* payload bytes; default 256 (and 9 + name +
                                   * payload must fit max_value_size) */
     uint64_t event_ltime_floor;  /* default 0 */
+
+    /* Probes that no helper answered (not even with a nack) accuse nobody:
+     * the silence says more about our network than about the target, which
+     * is probed again at once.  At most this many such probes of a member
+     * in a row; the next one counts as failed.  Default 2. */
+    uint32_t inconclusive_retries;
 } gossip_config;
 
 /* The largest incarnation the engine accepts in a record or the config: no
@@ -277,11 +278,13 @@ int gossip_node_get_state(const gossip_node *node, const char *name,
  * itself: the next tick does. */
 int gossip_node_event(gossip_node *node, const char *name, const uint8_t *payload, size_t len,
                       uint64_t *ltime);
-/* The same with flags: GOSSIP_EVENT_COALESCE marks an event that receivers
- * may coalesce with later events of the same name (only the newest is
- * handled; Serf's "coalesce" flag).  The flags travel with the event and
- * reach every member's on_change in gossip_change.flags. */
-#define GOSSIP_EVENT_COALESCE 0x1u
+/* The same with flags.  Receivers may coalesce an event with later events of
+ * the same name (only the newest is handled), as Serf does by default;
+ * GOSSIP_EVENT_NO_COALESCE asks them to handle this one whatever comes
+ * after.  The flags travel with the event and reach every member's
+ * on_change in gossip_change.flags.  (An event without the flag has the
+ * layout of events before flags existed, so older members read it.) */
+#define GOSSIP_EVENT_NO_COALESCE 0x1u
 int gossip_node_event_flags(gossip_node *node, const char *name, const uint8_t *payload,
                             size_t len, uint32_t flags, uint64_t *ltime);
 /* The Lamport clock of events: the highest event time this node has seen. */

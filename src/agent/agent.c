@@ -174,7 +174,7 @@ int agent_fire_event(agent *a, const char *name, const uint8_t *payload, size_t 
                      bool coalesce, uint64_t *ltime)
 {
     int rc = gossip_node_event_flags(a->node, name, payload, len,
-                                     coalesce ? GOSSIP_EVENT_COALESCE : 0, ltime);
+                                     coalesce ? 0 : GOSSIP_EVENT_NO_COALESCE, ltime);
     if (rc == 0)
         agent_wake(a); /* the rumor goes out on the next tick, now */
     return rc;
@@ -269,7 +269,7 @@ static void on_change(void *ud, const gossip_change *c)
         snprintf(ev.status, sizeof ev.status, "reaped");
     if (c->key)
         snprintf(ev.key, sizeof ev.key, "%s", c->key);
-    ev.coalesce = c->kind == GOSSIP_CHANGE_EVENT && (c->flags & GOSSIP_EVENT_COALESCE);
+    ev.coalesce = c->kind == GOSSIP_CHANGE_EVENT && !(c->flags & GOSSIP_EVENT_NO_COALESCE);
     ev.ltime = c->kind == GOSSIP_CHANGE_EVENT ? c->version : 0;
     if (type == AGENT_EV_USER && query_is_event(c->key)) {
         ev.json = query_on_event(a, c); /* NULL: not for us */
@@ -529,6 +529,7 @@ static void begin_leave(agent *a, const char *why)
     gossip_node_leave(a->node, agent_now_ms(a));
     gossip_change c = {GOSSIP_CHANGE_LEFT, a->cfg.name, a->generation, NULL, NULL, 0, 0, 0, 0};
     on_change(a, &c); /* our own leave, for watchers and handlers */
+    handlers_flush(&a->hnd); /* held events run during the leave, not never */
     if (alone) {
         agent_log(a, GOSSIP_LOG_INFO, "msg=\"no other live member to tell; leaving at once\"");
         stop_loop(a);

@@ -112,6 +112,8 @@ void handlers_kick(handlers *h);
 /* Kills running scripts and frees the queue. */
 void handlers_close(handlers *h);
 void handlers_get_stats(const handlers *h, agent_handler_stats *out);
+/* Loop thread: hands every held event to the handlers now (a leave). */
+void handlers_flush(handlers *h);
 
 /* ---- queries (query.c) ------------------------------------------------------ */
 

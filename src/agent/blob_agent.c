@@ -1,6 +1,7 @@
 /* blob_agent.c -- the blob engine inside gossipd (blob_agent.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,15 +182,19 @@ static uint32_t on_list_peers(void *ud, uint64_t *out, uint32_t cap)
     return k;
 }
 
-/* DIR/blobs/HEX, written whole (temp file, fsync, rename). */
+/* DIR/blobs/HEX, written whole (temp file, fsync, rename).  Each writer has
+ * its own temp file: the thread pool (a fetched payload) and an HTTP thread
+ * (a PUT of the same bytes) may write one hash at once. */
 static int write_blob(const char *dir, const char *hex, const uint8_t *data, size_t len)
 {
-    char path[AGENT_MAX_PATH + 100], tmp[AGENT_MAX_PATH + 100];
+    static atomic_uint next_tmp;
+    char path[AGENT_MAX_PATH + 100], tmp[AGENT_MAX_PATH + 140];
     snprintf(path, sizeof path, "%s/%s", dir, hex);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, hex);
+    snprintf(tmp, sizeof tmp, "%s/.%s.%ld.%u.tmp", dir, hex, (long)getpid(),
+             atomic_fetch_add(&next_tmp, 1u));
     if (access(path, F_OK) == 0)
         return 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
         return -1;
     size_t off = 0;
@@ -489,6 +494,13 @@ static void load_blobs(blob_agent *b)
     struct dirent *ent;
     size_t loaded = 0;
     while ((ent = readdir(d)) != NULL) {
+        size_t nl = strlen(ent->d_name);
+        if (ent->d_name[0] == '.' && nl > 4 && strcmp(ent->d_name + nl - 4, ".tmp") == 0) {
+            char stale[AGENT_MAX_PATH + 300];
+            snprintf(stale, sizeof stale, "%s/%s", b->dir, ent->d_name);
+            unlink(stale); /* a write a crash cut short (write_blob) */
+            continue;
+        }
         if (!is_hex_name(ent->d_name))
             continue;
         char path[AGENT_MAX_PATH + 100];

@@ -370,20 +370,19 @@ static void coalesce_pump(handlers *h)
 {
     if (h->closing || h->n_pending == 0)
         return;
-    uint64_t now = agent_now_ms(h->a), next = UINT64_MAX;
-    size_t i = 0;
-    while (i < h->n_pending) {
-        uint64_t due = slot_due(&h->pending[i]);
-        if (due <= now) {
-            release(h, i); /* the last slot moved to i: look at i again */
-            continue;
-        }
-        if (due < next)
-            next = due;
-        i++;
+    uint64_t now = agent_now_ms(h->a), next;
+    for (;;) { /* the earliest due first, so slots reach handlers in order */
+        size_t first = 0;
+        for (size_t i = 1; i < h->n_pending; i++)
+            if (slot_due(&h->pending[i]) < slot_due(&h->pending[first]))
+                first = i;
+        if (h->n_pending == 0)
+            return;
+        next = slot_due(&h->pending[first]);
+        if (next > now)
+            break;
+        release(h, first);
     }
-    if (next == UINT64_MAX)
-        return;
     if (!h->timer_open) {
         uv_timer_init(&h->a->loop, &h->coalesce_timer);
         h->coalesce_timer.data = h;
@@ -392,8 +391,10 @@ static void coalesce_pump(handlers *h)
     uv_timer_start(&h->coalesce_timer, on_coalesce_timer, next - now, 0);
 }
 
-/* Keeps the event for its coalesce period; false: handle it now. */
-static bool coalesce(handlers *h, const agent_event *ev)
+/* Keeps the event for its coalesce period; false: handle it now.  An event
+ * no handler wants only replaces what its slot holds (a member that failed
+ * and came back within the period is not reported failed). */
+static bool coalesce(handlers *h, const agent_event *ev, bool wanted_now)
 {
     uint32_t period, quiet;
     periods(h, ev, &period, &quiet);
@@ -420,6 +421,8 @@ static bool coalesce(handlers *h, const agent_event *ev)
         s->quiet_at = quiet ? now + quiet : 0;
         return true;
     }
+    if (!wanted_now)
+        return true; /* nothing held for it and nobody wants it */
     if (h->pending == NULL) {
         h->pending = calloc(h->a->cfg.handler_queue, sizeof *h->pending);
         if (!h->pending)
@@ -451,9 +454,12 @@ static void on_coalesce_timer(uv_timer_t *t)
 
 void handlers_dispatch(handlers *h, const agent_event *ev)
 {
-    if (h->closing || !wanted(h, ev))
+    if (h->closing)
         return;
-    if (!coalesce(h, ev)) {
+    bool want = wanted(h, ev);
+    if (coalesce(h, ev, want)) {
+        /* held, replaced or (unwanted, nothing held) let go */
+    } else if (want) {
         /* One that may not wait goes after what its slot holds: in order. */
         for (size_t i = 0; i < h->n_pending; i++)
             if (same_slot(&h->pending[i].ev, ev)) {
@@ -489,6 +495,14 @@ void handlers_get_stats(const handlers *h, agent_handler_stats *out)
     out->pending = h->n_pending;
 }
 
+void handlers_flush(handlers *h)
+{
+    while (h->n_pending > 0 && !h->closing)
+        release(h, 0);
+    if (!h->closing)
+        start_next(h);
+}
+
 void handlers_close(handlers *h)
 {
     h->closing = true;
@@ -499,8 +513,9 @@ void handlers_close(handlers *h)
     }
     h->queue_tail = NULL;
     h->queued = 0;
+    h->stats.dropped += h->n_pending; /* a stopping agent runs no more handlers */
     for (size_t i = 0; i < h->n_pending; i++)
-        free(h->pending[i].ev.json); /* a stopping agent runs no more handlers */
+        free(h->pending[i].ev.json);
     free(h->pending);
     h->pending = NULL;
     h->n_pending = 0;

@@ -135,11 +135,13 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
     return true;
 }
 
-static void log_flush(agent_kv *k)
+/* false: the records buffered could not be written (counted, logged once). */
+static bool log_flush(agent_kv *k)
 {
     if (k->logbuf.len == 0)
-        return;
-    if (k->fd < 0 || k->logbuf.err || !write_all(k->fd, k->logbuf.p, k->logbuf.len)) {
+        return true;
+    bool ok = k->fd >= 0 && !k->logbuf.err && write_all(k->fd, k->logbuf.p, k->logbuf.len);
+    if (!ok) {
         if (k->st.log_write_errors++ == 0)
             agent_log(k->a, GOSSIP_LOG_ERROR, "msg=\"kv log write failed\" path=%s err=\"%s\"",
                       k->path, k->logbuf.err ? "out of memory" : strerror(errno));
@@ -148,12 +150,15 @@ static void log_flush(agent_kv *k)
         k->dirty = true;
     }
     recon_buf_reset(&k->logbuf);
+    return ok;
 }
 
 static void log_sync(agent_kv *k)
 {
     log_flush(k);
-    if (k->dirty && k->fd >= 0) {
+    /* A background sync may still be running for what was written before:
+     * whoever waits for this one must not count on that one. */
+    if ((k->dirty || k->sync_busy) && k->fd >= 0) {
         if (fdatasync(k->fd) != 0)
             k->st.log_write_errors++;
         k->st.log_syncs++;
@@ -997,6 +1002,8 @@ static void on_session(agent_kv *k, const char *from, const kv_msg *m)
     }
     s->done = recon_session_done(s->rs);
     s->sent_last = s->done && len > 0;
+    if (s->sent_last)
+        log_sync(k); /* what we hold is on disk before our last word can be acknowledged */
     sess_pump(k, s);
 }
 
@@ -1222,10 +1229,13 @@ int agent_kv_write(agent *a, const uint8_t *key, size_t klen, const uint8_t *val
          * the descriptor outside the lock.  (A compaction meanwhile swaps
          * the file: it wrote and synced the whole store, this write with
          * it, and the duplicate keeps the old file open until then.) */
-        log_flush(k);
-        *sync_fd = k->fd >= 0 ? dup(k->fd) : -1;
-        if (*sync_fd < 0)
-            log_sync(k); /* no descriptor to spare: here, then */
+        if (!log_flush(k)) {
+            *sync_fd = AGENT_KV_NOT_LOGGED; /* applied, but not in the log */
+        } else {
+            *sync_fd = k->fd >= 0 ? dup(k->fd) : -1;
+            if (*sync_fd < 0)
+                log_sync(k); /* no descriptor to spare: here, then */
+        }
         if (k->handles_open && !a->shutting_down)
             uv_async_send(&k->async);
     }
@@ -1234,6 +1244,8 @@ int agent_kv_write(agent *a, const uint8_t *key, size_t klen, const uint8_t *val
 
 int agent_kv_sync(agent *a, int sync_fd)
 {
+    if (sync_fd == AGENT_KV_NOT_LOGGED)
+        return -1;
     if (sync_fd < 0)
         return 0;
     int rc = fdatasync(sync_fd) == 0 ? 0 : -1;

@@ -46,9 +46,10 @@ kv_store *agent_kv_store(agent *a);
  * write is synced already), so the fsync never holds the lock. */
 int agent_kv_write(agent *a, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
                    bool del, const uint64_t *cas, recon_version *out, int *sync_fd);
+#define AGENT_KV_NOT_LOGGED (-2) /* a *sync_fd: the log write itself failed */
 /* Lock NOT held: makes a write durable (fdatasync) before it is
  * acknowledged and closes sync_fd.  0, or -1 (counted) when the disk
- * refused. */
+ * refused the write or the sync. */
 int agent_kv_sync(agent *a, int sync_fd);
 /* The counters as a JSON object (GET /v1/info, counters.kv). */
 json_t *agent_kv_info_json(agent *a);

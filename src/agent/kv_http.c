@@ -189,8 +189,8 @@ json_t *agent_kv_http(agent *a, struct MHD_Connection *conn, enum agent_kv_op op
     agent_unlock(a);
     if (rc == 0 && agent_kv_sync(a, sync_fd) != 0)
         return agent_json_error(status, 503,
-                                "\"%s\" was written but the disk refused to sync the log: it "
-                                "may not survive a crash (counted in log_write_errors)",
+                                "\"%s\" was applied but the disk refused the log write or its "
+                                "sync: it may not survive a crash (counted in log_write_errors)",
                                 key);
     switch (rc) {
     case 0:

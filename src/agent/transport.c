@@ -12,8 +12,8 @@
  *   - the last ping or ping-req we sent the peer is at least a probe
  *     timeout old and no UDP datagram came from it since (its UDP does not
  *     reach us, or ours does not reach it);
- *   - the peer sent us a probe datagram over TCP within fallback_ms (it
- *     believes the same: answer the way it asked);
+ *   - for an answer (ping-ack): the peer asked us over TCP within
+ *     fallback_ms (it believes the same: answer the way it asked);
  *   - our UDP socket has received nothing from anyone for fallback_ms
  *     (our UDP is broken as a whole).
  * Healthy paths never pay for it.  (The first rule used to be "no UDP from
@@ -35,7 +35,7 @@ struct peer_path {
     char addr[GOSSIP_MAX_ADDR + 1]; /* "" = free slot */
     uint64_t last_udp_rx_ms;
     uint64_t last_ask_ms;    /* our last ping or ping-req to it (UDP) */
-    uint64_t last_tcp_probe_rx_ms; /* its last probe datagram that came over TCP */
+    uint64_t last_tcp_ask_rx_ms; /* its last ping or ping-req that came over TCP */
 };
 
 typedef struct write_req {
@@ -317,9 +317,9 @@ static void conn_deliver_frames(tcp_conn *c)
         stats(t)->tcp_bytes_in += 4u + flen;
         if (kind == AGENT_FRAME_DATAGRAM) {
             const uint8_t *d = p + FRAME_HEADER + alen;
-            peer_path *pp = is_probe(d, flen - 2 - alen) ? path_of(t, from) : NULL;
+            peer_path *pp = is_ask(d, flen - 2 - alen) ? path_of(t, from) : NULL;
             if (pp)
-                pp->last_tcp_probe_rx_ms = agent_now_ms(t->a);
+                pp->last_tcp_ask_rx_ms = agent_now_ms(t->a);
             agent_deliver(t->a, from, d, flen - 2 - alen);
         }
         else
@@ -562,7 +562,11 @@ void transport_send(void *ud, const char *addr, const uint8_t *buf, size_t len)
     uint64_t now = agent_now_ms(a);
     bool unanswered = p->last_ask_ms && p->last_udp_rx_ms < p->last_ask_ms &&
                       now - p->last_ask_ms >= a->cfg.probe_timeout_ms;
-    bool asked_by_tcp = p->last_tcp_probe_rx_ms && now - p->last_tcp_probe_rx_ms <= fallback_ms(t);
+    /* Only answers follow the way the peer asked: were our own asks to
+     * follow its answers too, one TCP round would keep a healthy pair on
+     * TCP for ever (each side's TCP copy re-arming the other's). */
+    bool asked_by_tcp = !is_ask(buf, len) && p->last_tcp_ask_rx_ms &&
+                        now - p->last_tcp_ask_rx_ms <= fallback_ms(t);
     if (!t->udp_since_ms)
         t->udp_since_ms = now;
     uint64_t heard = t->last_udp_rx_ms > t->udp_since_ms ? t->last_udp_rx_ms : t->udp_since_ms;

@@ -14,8 +14,9 @@
  * time it has seen, and its next event gets clock + 1.
  *
  * Value layout: the u64 Lamport time, big-endian; a u8 holding the name length
- * (1..GOSSIP_MAX_EVENT_NAME, below 0x80) and, in its top bit, the coalesce
- * flag; the name; the payload. */
+ * (1..GOSSIP_MAX_EVENT_NAME, below 0x80) and, in its top bit, the
+ * no-coalesce flag (clear in the default event: the layout older members
+ * read); the name; the payload. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@
 #include "core/node.h"
 
 #define EV_HEADER 9
-#define EV_COALESCE 0x80 /* in the name-length byte */
+#define EV_NO_COALESCE 0x80 /* in the name-length byte */
 #define EV_NAME_MASK 0x7f
 _Static_assert(GOSSIP_MAX_EVENT_NAME <= EV_NAME_MASK, "the name length shares its byte");
 
@@ -45,7 +46,7 @@ int events_fire(gossip_node *n, const char *name, const uint8_t *payload, size_t
 {
     size_t name_len = name ? strnlen(name, GOSSIP_MAX_EVENT_NAME + 1) : 0;
     if (n->cfg.event_buffer == 0 || name_len == 0 || name_len > GOSSIP_MAX_EVENT_NAME ||
-        (len && !payload) || (flags & ~GOSSIP_EVENT_COALESCE))
+        (len && !payload) || (flags & ~GOSSIP_EVENT_NO_COALESCE))
         return GOSSIP_ERR_INVALID;
     /* The whole slot value must fit max_value_size as well. */
     if (len > n->cfg.max_event_size || EV_HEADER + name_len + len > n->cfg.max_value_size)
@@ -54,7 +55,7 @@ int events_fire(gossip_node *n, const char *name, const uint8_t *payload, size_t
     uint64_t ltime = n->event_clock + 1;
     for (int i = 0; i < 8; i++)
         value[i] = (uint8_t)(ltime >> (56 - 8 * i));
-    value[8] = (uint8_t)(name_len | (flags & GOSSIP_EVENT_COALESCE ? EV_COALESCE : 0));
+    value[8] = (uint8_t)(name_len | (flags & GOSSIP_EVENT_NO_COALESCE ? EV_NO_COALESCE : 0));
     memcpy(value + EV_HEADER, name, name_len);
     if (len)
         memcpy(value + EV_HEADER + name_len, payload, len);
@@ -102,6 +103,6 @@ void events_on_value(gossip_node *n, const endpoint *ep, const gossip_kv *kv)
         return;
     gossip_change c = {GOSSIP_CHANGE_EVENT, ep_name(ep), ep->generation, name,
                        v + EV_HEADER + name_len, len - EV_HEADER - name_len, ltime,
-                       ep->incarnation, v[8] & EV_COALESCE ? GOSSIP_EVENT_COALESCE : 0};
+                       ep->incarnation, v[8] & EV_NO_COALESCE ? GOSSIP_EVENT_NO_COALESCE : 0};
     n->cb.on_change(n->ud, &c);
 }

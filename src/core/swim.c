@@ -208,6 +208,15 @@ static void finish_probe(gossip_node *n, uint64_t now_ms)
     probe *pr = &n->ms.pr;
     members *ms = &n->ms;
     pr->active = false;
+    /* A run of inconclusive probes is "in a row": anything but another
+     * inconclusive probe of the same member ends it (see below). */
+    if (ms->inconclusive_target != pr->target)
+        ms->inconclusive_run = 0;
+    bool inconclusive = !pr->acked && pr->nacks_expected > 0 && pr->nacks == 0;
+    if (!inconclusive) {
+        ms->inconclusive_target = UINT32_MAX;
+        ms->inconclusive_run = 0;
+    }
     if (pr->acked) {
         if (ms->awareness > 0)
             ms->awareness--;
@@ -231,10 +240,7 @@ static void finish_probe(gossip_node *n, uint64_t now_ms)
      * nacks -- unless its helpers are gone too (a mass failure, a small
      * cluster losing all but us): so only inconclusive_retries probes in a
      * row may come out that way; the next one counts as failed. */
-    if (ms->inconclusive_target != pr->target)
-        ms->inconclusive_run = 0;
-    if (pr->nacks_expected > 0 && pr->nacks == 0 &&
-        ms->inconclusive_run < n->cfg.inconclusive_retries) {
+    if (inconclusive && ms->inconclusive_run < n->cfg.inconclusive_retries) {
         n->stats.probes_inconclusive++;
         ms->inconclusive_target = pr->target;
         ms->inconclusive_run++;
@@ -242,6 +248,7 @@ static void finish_probe(gossip_node *n, uint64_t now_ms)
         return;
     }
     ms->inconclusive_target = UINT32_MAX;
+    ms->inconclusive_run = 0;
     if (pr->target < n->tbl.n && members_is_live(n, pr->target)) {
         bool was_alive = table_ep(&n->tbl, pr->target)->status == GOSSIP_STATUS_ALIVE;
         members_suspect(n, pr->target, now_ms);
