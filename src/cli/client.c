@@ -471,3 +471,46 @@ int ctl_escape(const char *s, char *out, size_t out_len)
     out[o] = '\0';
     return 0;
 }
+
+int ctl_call_json(const ctl_client *c, const char *method, const char *path, const char *body,
+                  size_t body_len, const char *content_type, json_t **out)
+{
+    *out = NULL;
+    ctl_response r;
+    int rc = ctl_request(c, method, path, body, body_len, content_type, &r);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_check(c, &r);
+    if (rc == CTL_EXIT_OK) {
+        json_error_t e;
+        *out = json_loadb(r.body, r.len, JSON_DECODE_ANY, &e);
+        if (!*out) {
+            fprintf(stderr, "gossipctl: the agent's answer is not JSON: %s\n", e.text);
+            rc = CTL_EXIT_API;
+        }
+    }
+    ctl_response_free(&r);
+    return rc;
+}
+
+char *ctl_read_stdin(size_t max, size_t *len)
+{
+    char *buf = malloc(max + 1);
+    if (!buf) {
+        fprintf(stderr, "gossipctl: out of memory\n");
+        return NULL;
+    }
+    size_t n = fread(buf, 1, max + 1, stdin);
+    if (ferror(stdin) || n > max) {
+        if (ferror(stdin))
+            fprintf(stderr, "gossipctl: cannot read standard input\n");
+        else
+            fprintf(stderr, "gossipctl: the value on standard input is larger than %zu bytes\n",
+                    max);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* Exit codes. */
 enum {
     CTL_EXIT_OK = 0,
@@ -53,5 +55,15 @@ int ctl_stream(const ctl_client *c, const char *path, ctl_event_fn on_event, voi
 
 /* Percent-encodes s for a URL path segment or query value into out. */
 int ctl_escape(const char *s, char *out, size_t out_len);
+
+/* One request whose 2xx answer is JSON: *out gets it parsed (NULL, with the
+ * message printed, on an error status, an unreachable agent or an answer
+ * that is not JSON).  Returns the exit code. */
+int ctl_call_json(const ctl_client *c, const char *method, const char *path, const char *body,
+                  size_t body_len, const char *content_type, json_t **out);
+
+/* Standard input whole, NUL-terminated (its length in *len), at most max
+ * bytes; NULL with the reason printed ("gossipctl: ...") otherwise. */
+char *ctl_read_stdin(size_t max, size_t *len);
 
 #endif

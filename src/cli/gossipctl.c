@@ -20,7 +20,7 @@
 #include "gossip/gossip.h"
 
 #define DEFAULT_HTTP "127.0.0.1:7947"
-#define STDIN_VALUE_MAX (1024 * 1024) /* bytes `state set KEY -` reads at most */
+#define STDIN_VALUE_MAX ((size_t)1024 * 1024) /* bytes `state set KEY -` reads at most */
 #define MAX_ARGS 64
 
 typedef struct ctl {
@@ -263,7 +263,6 @@ static int cmd_force_leave(ctl *c)
     return rc;
 }
 
-static char *read_stdin(size_t *len);
 
 /* POSTs `arg` as the body, or standard input when it is "-". */
 static int post_payload(ctl *c, const char *path, const char *arg, ctl_response *r)
@@ -271,7 +270,7 @@ static int post_payload(ctl *c, const char *path, const char *arg, ctl_response 
     size_t len = strlen(arg);
     char *owned = NULL;
     if (strcmp(arg, "-") == 0) {
-        owned = read_stdin(&len);
+        owned = ctl_read_stdin(STDIN_VALUE_MAX, &len);
         if (!owned)
             return CTL_EXIT_USAGE;
         arg = owned;
@@ -357,29 +356,6 @@ static int cmd_query(ctl *c)
     return rc;
 }
 
-/* Reads standard input whole, at most STDIN_VALUE_MAX bytes. */
-static char *read_stdin(size_t *len)
-{
-    char *buf = malloc(STDIN_VALUE_MAX + 1);
-    if (!buf)
-        return NULL;
-    size_t n = fread(buf, 1, STDIN_VALUE_MAX + 1, stdin);
-    if (ferror(stdin)) {
-        fprintf(stderr, "gossipctl: cannot read standard input\n");
-        free(buf);
-        return NULL;
-    }
-    if (n > STDIN_VALUE_MAX) {
-        fprintf(stderr, "gossipctl: the value on standard input is larger than %d bytes\n",
-                STDIN_VALUE_MAX);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static int cmd_state(ctl *c)
 {
     const command *self = find_command("state");
@@ -432,7 +408,7 @@ static int cmd_state(ctl *c)
         char *owned = NULL;
         size_t len = strlen(value);
         if (strcmp(value, "-") == 0) {
-            owned = read_stdin(&len);
+            owned = ctl_read_stdin(STDIN_VALUE_MAX, &len);
             if (!owned)
                 return CTL_EXIT_USAGE;
             value = owned;

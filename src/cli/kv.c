@@ -9,7 +9,7 @@
 
 #include "cli/output.h"
 
-#define KV_STDIN_MAX (16L * 1024 * 1024) /* bytes `kv put KEY -` reads at most */
+#define KV_STDIN_MAX ((size_t)16 * 1024 * 1024) /* bytes `kv put KEY -` reads at most */
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -18,23 +18,6 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, "\nusage: gossipctl [--http ADDR:PORT] [--token TOKEN] [--json] %s\n",
             CTL_KV_USAGE);
     return CTL_EXIT_USAGE;
-}
-
-static char *read_stdin(size_t *len)
-{
-    char *buf = malloc(KV_STDIN_MAX + 1);
-    if (!buf)
-        return NULL;
-    size_t n = fread(buf, 1, KV_STDIN_MAX + 1, stdin);
-    if (ferror(stdin) || n > KV_STDIN_MAX) {
-        fprintf(stderr, "gossipctl: %s\n", ferror(stdin) ? "cannot read standard input"
-                                                         : "the value on standard input is too large");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
 }
 
 static bool digits(const char *s)
@@ -51,22 +34,8 @@ static bool digits(const char *s)
 static int call(const ctl_client *cl, const char *method, const char *path, const char *body,
                 size_t len, json_t **out)
 {
-    *out = NULL;
-    ctl_response r;
-    int rc = ctl_request(cl, method, path, body, len, body ? "application/octet-stream" : NULL, &r);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    rc = ctl_check(cl, &r);
-    if (rc == CTL_EXIT_OK) {
-        json_error_t e;
-        *out = json_loadb(r.body, r.len, JSON_DECODE_ANY, &e);
-        if (!*out) {
-            fprintf(stderr, "gossipctl: the agent's answer is not JSON: %s\n", e.text);
-            rc = CTL_EXIT_API;
-        }
-    }
-    ctl_response_free(&r);
-    return rc;
+    return ctl_call_json(cl, method, path, body, len, body ? "application/octet-stream" : NULL,
+                         out);
 }
 
 static void print_value(const json_t *v)
@@ -173,7 +142,7 @@ int ctl_kv_run(const ctl_client *cl, bool json, int argc, const char *const *arg
         size_t len = strlen(value);
         char *owned = NULL;
         if (strcmp(value, "-") == 0) {
-            if (!(owned = read_stdin(&len)))
+            if (!(owned = ctl_read_stdin(KV_STDIN_MAX, &len)))
                 return CTL_EXIT_USAGE;
             value = owned;
         }

@@ -42,23 +42,8 @@ int ctl_service_option(const char *arg)
 static int call(const ctl_client *cl, const char *method, const char *path, const char *body,
                 json_t **out)
 {
-    *out = NULL;
-    ctl_response r;
-    int rc = ctl_request(cl, method, path, body, body ? strlen(body) : 0,
-                         body ? "application/json" : NULL, &r);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    rc = ctl_check(cl, &r);
-    if (rc == CTL_EXIT_OK) {
-        json_error_t e;
-        *out = json_loadb(r.body, r.len, JSON_DECODE_ANY, &e);
-        if (!*out) {
-            fprintf(stderr, "gossipctl: the agent's answer is not JSON: %s\n", e.text);
-            rc = CTL_EXIT_API;
-        }
-    }
-    ctl_response_free(&r);
-    return rc;
+    return ctl_call_json(cl, method, path, body, body ? strlen(body) : 0,
+                         body ? "application/json" : NULL, out);
 }
 
 /* "--opt=value" or "--opt" "value": the value, advancing *i. */
