@@ -216,13 +216,10 @@ static enum MHD_Result send_error_allow(agent_http *h, struct MHD_Connection *co
                                         unsigned status, const char *allow, const char *fmt,
                                         ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    json_t *j = agent_json_verror(fmt, ap);
     va_end(ap);
-    json_t *j = json_object();
-    json_object_set_new(j, "error", agent_json_text(msg));
     return send_json_allow(h, conn, status, j, allow);
 }
 

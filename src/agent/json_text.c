@@ -140,15 +140,21 @@ bool agent_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-json_t *agent_json_error(unsigned *status, unsigned code, const char *fmt, ...)
+json_t *agent_json_verror(const char *fmt, va_list ap)
 {
     char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    *status = code;
     json_t *o = json_object();
     json_object_set_new(o, "error", agent_json_text(msg));
+    return o;
+}
+
+json_t *agent_json_error(unsigned *status, unsigned code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *o = agent_json_verror(fmt, ap);
+    va_end(ap);
+    *status = code;
     return o;
 }

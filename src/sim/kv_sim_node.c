@@ -427,8 +427,8 @@ static kvs_sess *sess_slot(kvs_node *n)
 static bool initiating(const kvs_node *n)
 {
     for (size_t i = 0; i < KVS_MAX_SESSIONS; i++)
-        if (n->sess[i].used && n->sess[i].initiator)
-            return true;
+        if (n->sess[i].used && n->sess[i].initiator && !n->sess[i].wait_ack)
+            return true; /* as the agent: one waiting for its DONE is over for recon */
     return false;
 }
 
